@@ -1,0 +1,738 @@
+"""The Typer app: parse options, call one function of refurb.services, render the result.
+
+Errors become exit codes in exactly one place: RefurbGroup.invoke.  Heavy modules (the
+database layer, rich) are imported inside the commands, so `refurb --help` stays fast.
+"""
+
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer.core import TyperGroup
+
+from . import i18n
+from .errors import Interrupted, RefurbError, UsageProblem
+from .i18n import _
+from .states import CONDITIONS, DEVICE_KINDS, GRADES, LOCK_KINDS, MEDIA_TYPES, ROLES, State
+
+
+def _peek_config_lang():
+    try:
+        from .config import default_home, read_config_file
+
+        path = os.environ.get("REFURB_CONFIG") or default_home(os.environ) / "config.toml"
+        return read_config_file(path).get("lang")
+    except Exception:  # a broken config file is reported properly once the command runs
+        return None
+
+
+i18n.setup(i18n.detect(sys.argv[1:], os.environ, _peek_config_lang()))
+
+
+class RefurbGroup(TyperGroup):
+    """The one place where exceptions become messages and exit codes."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except RefurbError as exc:
+            _fail(ctx, exc)
+        except KeyboardInterrupt:
+            _fail(ctx, Interrupted(_("interrupted"), hint=_("nothing was half-written: each change is one transaction")))
+        except BrokenPipeError:
+            sys.stderr.close()
+            raise typer.Exit(1) from None
+
+
+def _fail(ctx, exc):
+    obj = ctx.obj or {}
+    if obj.get("debug"):
+        raise exc
+    from . import console
+
+    console.error(exc)
+    raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    cls=RefurbGroup,
+    name="refurb",
+    help=_(
+        "refurb: the digibank refurbishment workbench.\n\n"
+        "Intake donated devices, wipe, reimage and check them, lend them through digipunten, "
+        "and prove per serial number that no data survives."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,  # plain help: rich's markdown stack would cost ~70 ms at every start
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _group(name, help_text):
+    sub = typer.Typer(cls=RefurbGroup, help=help_text, no_args_is_help=True, pretty_exceptions_enable=False,
+                      rich_markup_mode=None)
+    app.add_typer(sub, name=name)
+    return sub
+
+
+donor_app = _group("donor", _("Donors: the companies that give devices."))
+batch_app = _group("batch", _("Batches: one donation or pick-up each."))
+digipunt_app = _group("digipunt", _("Digipunten: the help points that lend devices out."))
+operator_app = _group("operator", _("Operators (volunteers, leads, admins)."))
+intake_app = _group("intake", _("Register devices as they arrive."))
+media_app = _group("media", _("Storage media: every data-bearing part of a device."))
+wipe_app = _group("wipe", _("Wipe records and wipe profiles."))
+loan_app = _group("loan", _("Lend devices out and take them back."))
+audit_app = _group("audit", _("Check the history for tampering."))
+db_app = _group("db", _("Database housekeeping."))
+
+# ---------------------------------------------------------------------------- shared options
+
+Json = Annotated[bool, typer.Option("--json", help=_("Print JSON instead of text."))]
+OperatorOpt = Annotated[
+    str | None, typer.Option("--operator", "-o", help=_("Who does this (or REFURB_OPERATOR)."), show_default=False)
+]
+StationOpt = Annotated[
+    str | None, typer.Option("--station", help=_("Which bench (or REFURB_STATION; default: host name)."))
+]
+ForceOpt = Annotated[
+    str | None,
+    typer.Option("--force", help=_("A lead overrides failing guards, giving the reason (never the wipe guard).")),
+]
+Code = Annotated[str, typer.Argument(help=_("Asset tag, donor asset tag, serial, IMEI or MAC."), show_default=False)]
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None, typer.Option("--db", help=_("Database URL or SQLite file (or REFURB_DATABASE_URL)."))
+    ] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help=_("Language: en, nl, fr (or REFURB_LANG)."))] = None,
+    config_file: Annotated[
+        Path | None, typer.Option("--config", help=_("Config file (or REFURB_CONFIG)."), dir_okay=False)
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help=_("Show tracebacks."))] = False,
+    version: Annotated[bool, typer.Option("--version", help=_("Print the version and exit."))] = False,
+):
+    if version:
+        from importlib.metadata import PackageNotFoundError, version as pkg_version
+
+        try:
+            typer.echo(f"refurb {pkg_version('refurb')}")
+        except PackageNotFoundError:
+            typer.echo("refurb (checkout)")
+        raise typer.Exit(0)
+    ctx.obj = {"debug": debug, "db": db, "lang": lang, "config": config_file}
+
+
+def _settings(tctx):
+    from . import config
+
+    obj = tctx.find_root().obj or {}
+    try:
+        settings = config.load(config_file=obj.get("config"))
+    except RefurbError:
+        raise
+    settings = settings.with_options(database_url=obj.get("db"), lang=obj.get("lang"))
+    i18n.setup(settings.lang or i18n.detect((), os.environ))
+    return settings
+
+
+def _ctx(tctx, operator=None, station=None, force=None):
+    from .services import Context
+
+    return Context(_settings(tctx), operator=operator, station=station, force=force)
+
+
+def _show(json_out, data, render):
+    from . import console
+
+    if json_out:
+        console.emit_json(data)
+    else:
+        render(console, data)
+
+
+# ---------------------------------------------------------------------------- setup
+
+
+@app.command(help=_("Create the database, or upgrade it in place to this version's schema.\n\n"
+                    "Example: refurb init --lead Sara"))
+def init(
+    tctx: typer.Context,
+    lead: Annotated[str | None, typer.Option("--lead", help=_("Make this operator the first lead."))] = None,
+    json_out: Json = False,
+):
+    from . import services
+
+    ctx = _ctx(tctx)
+    result = services.init(ctx)
+    if lead:
+        result["lead"] = services.bootstrap_lead(ctx, lead)["name"]
+
+    def render(c, r):
+        if r["from"] == r["to"]:
+            c.ok(_("database {db} is up to date (schema {rev})").format(db=r["database"], rev=r["to"]))
+        elif r["from"] is None:
+            c.ok(_("database {db} created (schema {rev})").format(db=r["database"], rev=r["to"]))
+        else:
+            c.ok(_("database {db} upgraded from schema {old} to {new}").format(db=r["database"], old=r["from"], new=r["to"]))
+        if r.get("lead"):
+            c.ok(_("{name} is a lead").format(name=r["lead"]))
+
+    _show(json_out, result, render)
+
+
+@app.command(help=_("Run a sample donation from intake to a digipunt's shelf, in ./demo/.\n\n"
+                    "Example: refurb demo"))
+def demo(
+    tctx: typer.Context,
+    folder: Annotated[Path, typer.Option("--dir", help=_("Folder for the demo database."))] = Path("demo"),
+):
+    from . import console
+    from .demo import run_demo
+
+    obj = tctx.find_root().obj or {}
+    if obj.get("lang"):
+        i18n.setup(obj["lang"])
+    run_demo(folder, console, database_url=obj.get("db"))
+
+
+@app.command(name="lifecycle", help=_("Show the lifecycle: every state, transition and guard.\n\n"
+                                       "Example: refurb lifecycle --json"))
+def lifecycle_cmd(json_out: Json = False):
+    from . import lifecycle
+
+    rows = [
+        {"action": t.action, "from": sorted(str(s) for s in t.sources if s is not None), "to": str(t.target),
+         "guards": [g.name for g in t.guards], "auto": t.auto, "forceable": [g.name for g in t.guards if g.forceable]}
+        for t in lifecycle.TABLE
+    ]
+    _show(json_out, rows, lambda c, r: c.lifecycle_table(r))
+
+
+# ---------------------------------------------------------------------------- donors, batches, digipunten
+
+
+@donor_app.command("add", help=_("Add a donor.\n\nExample: refurb donor add \"Acme NV\" --operator Sara"))
+def donor_add(tctx: typer.Context, name: str, json_out: Json = False, operator: OperatorOpt = None,
+              station: StationOpt = None):
+    from . import services
+
+    r = services.add_donor(_ctx(tctx, operator, station), name)
+    _show(json_out, r, lambda c, r: c.ok(_("donor {name} added").format(name=r["name"])))
+
+
+@donor_app.command("list", help=_("List donors.\n\nExample: refurb donor list --json"))
+def donor_list(tctx: typer.Context, json_out: Json = False):
+    from . import services
+
+    rows = services.list_donors(_ctx(tctx))
+    _show(json_out, rows, lambda c, r: c.simple_table([_("donor")], [[x["name"]] for x in r]))
+
+
+@batch_app.command("add", help=_("Open a batch for a donation.\n\n"
+                                 "Example: refurb batch add --donor \"Acme NV\" --ref ACME-2026-11"))
+def batch_add(
+    tctx: typer.Context,
+    donor: Annotated[str, typer.Option("--donor", help=_("The donor's name."), show_default=False)],
+    ref: Annotated[str | None, typer.Option("--ref", help=_("Batch reference (default: B-YEAR-NNNN)."))] = None,
+    donor_ref: Annotated[str | None, typer.Option("--donor-ref", help=_("The donor's own reference."))] = None,
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None,
+):
+    from . import services
+
+    r = services.add_batch(_ctx(tctx, operator, station), donor, ref, donor_ref)
+    _show(json_out, r, lambda c, r: c.ok(_("batch {ref} opened for {donor}").format(ref=r["ref"], donor=r["donor"])))
+
+
+@batch_app.command("list", help=_("List batches.\n\nExample: refurb batch list"))
+def batch_list(tctx: typer.Context, json_out: Json = False):
+    from . import services
+
+    rows = services.list_batches(_ctx(tctx))
+    _show(json_out, rows, lambda c, r: c.simple_table(
+        [_("batch"), _("donor"), _("status"), _("devices")], [[x["ref"], x["donor"], x["status"], x["devices"]] for x in r]))
+
+
+@batch_app.command("close", help=_("Close a batch and report what never arrived (missing) and what came unlisted (extra).\n\n"
+                                   "Example: refurb batch close ACME-2026-11"))
+def batch_close(tctx: typer.Context, ref: str, json_out: Json = False, operator: OperatorOpt = None,
+                station: StationOpt = None):
+    from . import services
+
+    r = services.close_batch(_ctx(tctx, operator, station), ref)
+
+    def render(c, r):
+        c.ok(_("batch {ref} closed: {n} received, {m} missing, {x} extra").format(
+            ref=r["ref"], n=r["received"], m=len(r["missing"]), x=len(r["extra"])))
+        for d in r["missing"]:
+            c.say("  " + _("missing: {tag} {serial} {model}").format(tag=d["tag"], serial=d["serial"] or d["donor_tag"] or "",
+                                                                   model=d["model"] or ""), style="yellow")
+        for d in r["extra"]:
+            c.say("  " + _("extra: {tag} {serial} {model}").format(tag=d["tag"], serial=d["serial"] or "",
+                                                                 model=d["model"] or ""))
+
+    _show(json_out, r, render)
+
+
+@digipunt_app.command("add", help=_("Add a digipunt with its loan policy.\n\n"
+                                    "Example: refurb digipunt add \"Gent Zuid\" --loan-days 56"))
+def digipunt_add(
+    tctx: typer.Context, name: str,
+    loan_days: Annotated[int, typer.Option("--loan-days", help=_("Default loan length in days."))] = 28,
+    max_extensions: Annotated[int, typer.Option("--max-extensions", help=_("How often a loan may be extended."))] = 2,
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None,
+):
+    from . import services
+
+    r = services.add_digipunt(_ctx(tctx, operator, station), name, loan_days, max_extensions)
+    _show(json_out, r, lambda c, r: c.ok(_("digipunt {name} added (loans of {days} days)").format(
+        name=r["name"], days=r["loan_days"])))
+
+
+@digipunt_app.command("list", help=_("List digipunten and what they hold.\n\nExample: refurb digipunt list"))
+def digipunt_list(tctx: typer.Context, json_out: Json = False):
+    from . import services
+
+    rows = services.list_digipunten(_ctx(tctx))
+    _show(json_out, rows, lambda c, r: c.simple_table(
+        [_("digipunt"), _("loan days"), _("allocated"), _("on loan")],
+        [[x["name"], x["loan_days"], x["allocated"], x["on_loan"]] for x in r]))
+
+
+@operator_app.command("add", help=_("Add an operator or change a role (roles other than volunteer need a lead).\n\n"
+                                    "Example: refurb operator add Bram --role lead --operator Sara"))
+def operator_add(
+    tctx: typer.Context, name: str,
+    role: Annotated[str, typer.Option("--role", help=_("volunteer, lead or admin."))] = "volunteer",
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None,
+):
+    from . import services
+
+    _choice(role, ROLES, "--role")
+    r = services.add_operator(_ctx(tctx, operator, station), name, role)
+    _show(json_out, r, lambda c, r: c.ok(_("{name} is a {role}").format(name=r["name"], role=r["role"])))
+
+
+@operator_app.command("list", help=_("List operators.\n\nExample: refurb operator list"))
+def operator_list(tctx: typer.Context, json_out: Json = False):
+    from . import services
+
+    rows = services.list_operators(_ctx(tctx))
+    _show(json_out, rows, lambda c, r: c.simple_table([_("operator"), _("role")], [[x["name"], x["role"]] for x in r]))
+
+
+def _choice(value, choices, option):
+    if value not in choices:
+        raise UsageProblem(
+            _("{option}: {value!r} is not one of {choices}").format(option=option, value=value, choices=", ".join(choices)),
+            hint=_("see --help"),
+        )
+
+
+# ---------------------------------------------------------------------------- intake
+
+
+def _intake(tctx, expected, batch, kind, make, model, serial, donor_tag, imei, mac, operator, station, json_out):
+    from . import services
+
+    _choice(kind, DEVICE_KINDS, "--kind")
+    fn = services.expect_device if expected else services.register_device
+    r = fn(_ctx(tctx, operator, station), batch, kind, make, model, serial, donor_tag, imei, mac)
+    msg = _("{tag} expected in batch {batch}") if expected else _("{tag} registered in batch {batch}")
+    _show(json_out, r, lambda c, r: c.ok(msg.format(tag=r["tag"], batch=r["batch"]) + "  " +
+                                         " ".join(x for x in (r["make"], r["model"], r["serial"]) if x)))
+
+
+BatchOpt = Annotated[str, typer.Option("--batch", help=_("Batch reference."), show_default=False)]
+KindOpt = Annotated[str, typer.Option("--kind", help=_("laptop, tablet, phone, desktop or other."))]
+MakeOpt = Annotated[str | None, typer.Option("--make", help=_("Manufacturer."))]
+ModelOpt = Annotated[str | None, typer.Option("--model", help=_("Model."))]
+SerialOpt = Annotated[str | None, typer.Option("--serial", help=_("Manufacturer serial number."))]
+DonorTagOpt = Annotated[str | None, typer.Option("--donor-tag", help=_("The donor's asset tag."))]
+ImeiOpt = Annotated[str | None, typer.Option("--imei", help=_("IMEI (phones, tablets with a modem)."))]
+MacOpt = Annotated[str | None, typer.Option("--mac", help=_("MAC address."))]
+
+
+@intake_app.command("add", help=_("Register a device that is here now; it gets an asset tag and enters intake.\n\n"
+                                  "Example: refurb intake add --batch ACME-2026-11 --kind laptop --make Lenovo "
+                                  "--model \"ThinkPad T480\" --serial PF1ABC23"))
+def intake_add(tctx: typer.Context, batch: BatchOpt, kind: KindOpt = "laptop", make: MakeOpt = None,
+               model: ModelOpt = None, serial: SerialOpt = None, donor_tag: DonorTagOpt = None, imei: ImeiOpt = None,
+               mac: MacOpt = None, json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None):
+    _intake(tctx, False, batch, kind, make, model, serial, donor_tag, imei, mac, operator, station, json_out)
+
+
+@intake_app.command("expect", help=_("List a device the donor announced but that has not arrived (state expected).\n\n"
+                                     "Example: refurb intake expect --batch ACME-2026-11 --serial PF1ABC23 --model T480"))
+def intake_expect(tctx: typer.Context, batch: BatchOpt, kind: KindOpt = "laptop", make: MakeOpt = None,
+                  model: ModelOpt = None, serial: SerialOpt = None, donor_tag: DonorTagOpt = None,
+                  imei: ImeiOpt = None, mac: MacOpt = None, json_out: Json = False, operator: OperatorOpt = None,
+                  station: StationOpt = None):
+    _intake(tctx, True, batch, kind, make, model, serial, donor_tag, imei, mac, operator, station, json_out)
+
+
+@intake_app.command("receive", help=_("Receive an expected device (by tag, donor tag or serial): expected → intake.\n\n"
+                                      "Example: refurb intake receive PF1ABC23"))
+def intake_receive(tctx: typer.Context, code: Code, json_out: Json = False, operator: OperatorOpt = None,
+                   station: StationOpt = None):
+    from . import services
+
+    r = services.receive(_ctx(tctx, operator, station), code)
+    _show(json_out, r, lambda c, r: c.transition(r, _("{tag} received").format(tag=r["tag"])))
+
+
+# ---------------------------------------------------------------------------- media, wipes
+
+
+def parse_size(text):
+    """'512G', '512 GB', '1T', '256000000000' → bytes (decimal units, as drives are sold)."""
+    if text is None:
+        return None
+    t = text.strip().upper().replace(" ", "").removesuffix("B")
+    factors = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+    try:
+        if t and t[-1] in factors:
+            return int(float(t[:-1]) * factors[t[-1]])
+        return int(t)
+    except ValueError:
+        raise UsageProblem(_("--size: cannot read {value!r}").format(value=text), hint=_("e.g. 512G, 1T or bytes")) from None
+
+
+@media_app.command("add", help=_("Record a storage medium of a device.\n\n"
+                                 "Example: refurb media add RB-000142-J --type nvme --serial S3Z9NX0K --size 512G"))
+def media_add(
+    tctx: typer.Context, code: Code,
+    type: Annotated[str, typer.Option("--type", help=_("hdd, sata-ssd, nvme, emmc, removable or embedded."),
+                                      show_default=False)],
+    serial: Annotated[str, typer.Option("--serial", help=_("The medium's own serial."), show_default=False)],
+    size: Annotated[str | None, typer.Option("--size", help=_("Capacity, e.g. 512G."))] = None,
+    model: Annotated[str | None, typer.Option("--model", help=_("The medium's model."))] = None,
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None,
+):
+    from . import services
+
+    _choice(type, MEDIA_TYPES, "--type")
+    r = services.add_medium(_ctx(tctx, operator, station), code, type, serial, parse_size(size), model)
+    _show(json_out, r, lambda c, r: c.ok(_("{tag}: medium {serial} ({type}) recorded").format(**r)))
+
+
+@media_app.command("none", help=_("State that a device has no storage of its own.\n\nExample: refurb media none RB-000150-3"))
+def media_none(tctx: typer.Context, code: Code, json_out: Json = False, operator: OperatorOpt = None,
+               station: StationOpt = None):
+    from . import services
+
+    r = services.no_media(_ctx(tctx, operator, station), code)
+    _show(json_out, r, lambda c, r: c.ok(_("{tag}: no storage").format(tag=r["tag"])))
+
+
+@wipe_app.command("record", help=_(
+    "Record the wipe of one storage medium; the device moves on as far as its guards allow.\n\n"
+    "Example: refurb wipe record RB-000142-J --medium S3Z9NX0K --profile nvme-sanitize --result pass "
+    "--evidence nwipe.log"))
+def wipe_record(
+    tctx: typer.Context, code: Code,
+    medium: Annotated[str, typer.Option("--medium", help=_("Serial of the medium."), show_default=False)],
+    profile: Annotated[str, typer.Option("--profile", help=_("Wipe profile id (refurb wipe profiles)."),
+                                         show_default=False)],
+    result: Annotated[str, typer.Option("--result", help=_("pass or fail."), show_default=False)],
+    evidence: Annotated[list[Path] | None, typer.Option("--evidence", help=_("Evidence file (log); repeatable."))] = None,
+    unverified: Annotated[bool, typer.Option("--unverified", help=_("The result was not verified."))] = False,
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None,
+):
+    from . import services
+
+    _choice(result, ("pass", "fail"), "--result")
+    r = services.record_wipe(_ctx(tctx, operator, station), code, medium, profile, result, not unverified,
+                             evidence or [])
+    _show(json_out, r, lambda c, r: c.transition(r, _("{tag}: wipe of {medium} recorded ({profile}, {level}, {result})").format(
+        tag=r["tag"], medium=r["medium"], profile=r["profile"], level=r["level"], result=r["result"])))
+
+
+@wipe_app.command("profiles", help=_("List the wipe profiles and the level each reaches per media type.\n\n"
+                                     "Example: refurb wipe profiles --json"))
+def wipe_profiles(tctx: typer.Context, json_out: Json = False):
+    from . import services
+
+    rows = services.list_profiles(_ctx(tctx))
+    _show(json_out, rows, lambda c, r: c.simple_table(
+        [_("profile"), _("standard"), _("levels"), _("tool")],
+        [[x["id"], x["standard"], ", ".join(f"{m}: {lv}" for m, lv in x["level"].items()), x["tool"]] for x in r]))
+
+
+# ---------------------------------------------------------------------------- reimage, QC
+
+
+@app.command(help=_("Record the OS image put on a wiped device.\n\nExample: refurb reimage RB-000142-J --image linux-mint"))
+def reimage(
+    tctx: typer.Context, code: Code,
+    image: Annotated[str, typer.Option("--image", help=_("Image id (refurb images)."), show_default=False)],
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None, force: ForceOpt = None,
+):
+    from . import services
+
+    r = services.reimage(_ctx(tctx, operator, station, force), code, image)
+    _show(json_out, r, lambda c, r: c.transition(r, _("{tag} reimaged with {image}").format(tag=r["tag"], image=r["image"])))
+
+
+@app.command(help=_("List the OS image catalogue.\n\nExample: refurb images --json"))
+def images(json_out: Json = False):
+    from . import services
+
+    rows = services.list_images()
+    _show(json_out, rows, lambda c, r: c.simple_table(
+        [_("image"), _("name"), _("licence"), _("kinds")], [[x["id"], x["name"], x["licence"], ", ".join(x["kinds"])] for x in r]))
+
+
+@app.command(help=_("Record a quality check against the device kind's checklist.\n\n"
+                    "--pass means every mandatory item passed (it is refused when one was recorded as failed).\n\n"
+                    "Example: refurb qc RB-000142-J --pass --grade B --check webcam=fail"))
+def qc(
+    tctx: typer.Context, code: Code,
+    passed: Annotated[bool | None, typer.Option("--pass/--fail", help=_("The outcome."), show_default=False)] = None,
+    check: Annotated[list[str] | None, typer.Option("--check", help=_("ITEM=ok|fail; repeatable."))] = None,
+    grade: Annotated[str | None, typer.Option("--grade", help=_("A, B or C."))] = None,
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None, force: ForceOpt = None,
+):
+    from . import services
+
+    if passed is None:
+        raise UsageProblem(_("say --pass or --fail"), hint=_("see: refurb qc --help"))
+    if grade is not None:
+        grade = grade.upper()
+        _choice(grade, GRADES, "--grade")
+    checks = {}
+    for item in check or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageProblem(_("--check {item!r}: expected ITEM=ok|fail").format(item=item), hint="--check battery=ok")
+        checks[key.strip()] = value.strip().lower()
+    r = services.record_qc(_ctx(tctx, operator, station, force), code, passed, checks, grade)
+    _show(json_out, r, lambda c, r: c.transition(r, _("{tag}: quality check {result}").format(tag=r["tag"], result=r["result"])))
+
+
+# ---------------------------------------------------------------------------- locks, repair, ends
+
+
+@app.command(help=_("Record a lock only the donor can lift (Activation Lock, MDM, BIOS password …).\n\n"
+                    "Example: refurb lock RB-000143-5 --kind activation-lock"))
+def lock(
+    tctx: typer.Context, code: Code,
+    kind: Annotated[str, typer.Option("--kind", help=_("Lock kind: ") + ", ".join(LOCK_KINDS), show_default=False)],
+    note: Annotated[str | None, typer.Option("--note", help=_("What was seen."))] = None,
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None,
+):
+    from . import services
+
+    _choice(kind, LOCK_KINDS, "--kind")
+    r = services.lock(_ctx(tctx, operator, station), code, kind, note)
+    _show(json_out, r, lambda c, r: c.transition(r, _("{tag} locked ({kind})").format(tag=r["tag"], kind=r["lock"])))
+
+
+@app.command(help=_("Lift a lock with evidence of its release (a lead).\n\n"
+                    "Example: refurb unlock RB-000143-5 --evidence donor-release.pdf --operator Sara"))
+def unlock(
+    tctx: typer.Context, code: Code,
+    evidence: Annotated[Path, typer.Option("--evidence", help=_("Proof of release (file)."), show_default=False)],
+    kind: Annotated[str | None, typer.Option("--kind", help=_("Only this kind of lock."))] = None,
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None,
+):
+    from . import services
+
+    r = services.unlock(_ctx(tctx, operator, station), code, evidence, kind)
+    _show(json_out, r, lambda c, r: c.transition(r, _("{tag}: lock lifted ({kinds})").format(
+        tag=r["tag"], kinds=", ".join(r["released"]))))
+
+
+@app.command(help=_("Send a device to repair, or take it out with --done.\n\n"
+                    "Example: refurb repair RB-000144-3 --note \"keyboard\"   then   refurb repair RB-000144-3 --done"))
+def repair(
+    tctx: typer.Context, code: Code,
+    done: Annotated[bool, typer.Option("--done", help=_("The repair is finished."))] = False,
+    note: Annotated[str | None, typer.Option("--note", help=_("What is wrong or what was done."))] = None,
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None,
+):
+    from . import services
+
+    r = services.repair(_ctx(tctx, operator, station), code, done, note)
+    msg = _("{tag} out of repair") if done else _("{tag} sent to repair")
+    _show(json_out, r, lambda c, r: c.transition(r, msg.format(tag=r["tag"])))
+
+
+@app.command(help=_("Harvest a device for parts (an end state; its media must be wiped or destroyed).\n\n"
+                    "Example: refurb parts RB-000145-1"))
+def parts(tctx: typer.Context, code: Code, note: Annotated[str | None, typer.Option("--note")] = None,
+          json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None, force: ForceOpt = None):
+    from . import services
+
+    r = services.to_parts(_ctx(tctx, operator, station, force), code, note)
+    _show(json_out, r, lambda c, r: c.transition(r, _("{tag} harvested for parts").format(tag=r["tag"])))
+
+
+@app.command(help=_("Hand a device to a recycler (a lead; its media must be wiped or destroyed).\n\n"
+                    "Example: refurb recycle RB-000146-X --recycler \"Recupel\" --reference R-2026-118"))
+def recycle(
+    tctx: typer.Context, code: Code,
+    recycler: Annotated[str, typer.Option("--recycler", help=_("Who takes it."), show_default=False)],
+    reference: Annotated[str | None, typer.Option("--reference", help=_("The recycler's reference."))] = None,
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None, force: ForceOpt = None,
+):
+    from . import services
+
+    r = services.recycle(_ctx(tctx, operator, station, force), code, recycler, reference)
+    _show(json_out, r, lambda c, r: c.transition(r, _("{tag} recycled").format(tag=r["tag"])))
+
+
+@app.command("return-to-donor", help=_("Give a device back to its donor (an end state).\n\n"
+                                       "Example: refurb return-to-donor RB-000147-8 --note \"still leased\""))
+def return_to_donor(tctx: typer.Context, code: Code, note: Annotated[str | None, typer.Option("--note")] = None,
+                    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None):
+    from . import services
+
+    r = services.return_to_donor(_ctx(tctx, operator, station), code, note)
+    _show(json_out, r, lambda c, r: c.transition(r, _("{tag} returned to the donor").format(tag=r["tag"])))
+
+
+# ---------------------------------------------------------------------------- lending
+
+
+@app.command(help=_("Put a ready device in a digipunt's lending pool (or take it out with --release).\n\n"
+                    "Example: refurb allocate RB-000142-J --digipunt \"Gent Zuid\""))
+def allocate(
+    tctx: typer.Context, code: Code,
+    digipunt: Annotated[str | None, typer.Option("--digipunt", help=_("The digipunt's name."))] = None,
+    release: Annotated[bool, typer.Option("--release", help=_("Take it back out of the pool."))] = False,
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None, force: ForceOpt = None,
+):
+    from . import services
+
+    if not digipunt and not release:
+        raise UsageProblem(_("say --digipunt NAME or --release"), hint=_("see: refurb allocate --help"))
+    r = services.allocate(_ctx(tctx, operator, station, force), code, digipunt, release)
+    msg = _("{tag} released") if release else _("{tag} allocated to {digipunt}")
+    _show(json_out, r, lambda c, r: c.transition(r, msg.format(tag=r["tag"], digipunt=r.get("digipunt"))))
+
+
+@loan_app.command("out", help=_("Lend an allocated device to a borrower (a pseudonymous reference, never a name).\n\n"
+                                "Example: refurb loan out RB-000142-J --borrower GZ-0042 --due 2027-01-31"))
+def loan_out(
+    tctx: typer.Context, code: Code,
+    borrower: Annotated[str, typer.Option("--borrower", help=_("Borrower reference from the digipunt."),
+                                          show_default=False)],
+    due: Annotated[str | None, typer.Option("--due", help=_("Due date YYYY-MM-DD (default: the digipunt's policy)."))] = None,
+    accessory: Annotated[list[str] | None, typer.Option("--accessory", help=_("Accessory handed out; repeatable."))] = None,
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None, force: ForceOpt = None,
+):
+    from . import services
+
+    due_date = None
+    if due:
+        try:
+            due_date = date.fromisoformat(due)
+        except ValueError:
+            raise UsageProblem(_("--due: {value!r} is not a date").format(value=due), hint="--due YYYY-MM-DD") from None
+    r = services.loan_out(_ctx(tctx, operator, station, force), code, borrower, due_date, accessory or [])
+    _show(json_out, r, lambda c, r: c.transition(r, _("{tag} lent to {borrower}, due {due}").format(
+        tag=r["tag"], borrower=r["borrower"], due=r["due"])))
+
+
+@loan_app.command("return", help=_("Take a device back; it goes to the wipe queue (damaged: to repair).\n\n"
+                                   "Example: refurb loan return RB-000142-J --condition ok"))
+def loan_return(
+    tctx: typer.Context, code: Code,
+    condition: Annotated[str, typer.Option("--condition", help=_("ok, damaged or incomplete."), show_default=False)],
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None,
+):
+    from . import services
+
+    _choice(condition, CONDITIONS, "--condition")
+    r = services.loan_return(_ctx(tctx, operator, station), code, condition)
+    _show(json_out, r, lambda c, r: c.transition(r, _("{tag} returned ({condition})").format(
+        tag=r["tag"], condition=r.get("condition", ""))))
+
+
+@loan_app.command("lost", help=_("Record that a lent or allocated device is lost (a lead).\n\nExample: refurb loan lost RB-000142-J"))
+def loan_lost(tctx: typer.Context, code: Code, note: Annotated[str | None, typer.Option("--note")] = None,
+              json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None):
+    from . import services
+
+    r = services.loan_lost(_ctx(tctx, operator, station), code, note)
+    _show(json_out, r, lambda c, r: c.transition(r, _("{tag} marked lost").format(tag=r["tag"])))
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+@app.command(help=_("Show a device's card and its whole history.\n\nExample: refurb show RB-000142-J"))
+def show(tctx: typer.Context, code: Code, json_out: Json = False):
+    from . import services
+
+    r = services.show(_ctx(tctx), code)
+    _show(json_out, r, lambda c, r: c.device_card(r))
+
+
+@app.command("list", help=_("List devices, optionally by state or batch.\n\nExample: refurb list --state ready --json"))
+def list_cmd(
+    tctx: typer.Context,
+    state: Annotated[str | None, typer.Option("--state", help=_("Only this state."))] = None,
+    batch: Annotated[str | None, typer.Option("--batch", help=_("Only this batch."))] = None,
+    json_out: Json = False,
+):
+    from . import services
+
+    if state is not None:
+        _choice(state, [str(s) for s in State], "--state")
+    rows = services.list_devices(_ctx(tctx), state, batch)
+    _show(json_out, rows, lambda c, r: c.device_table(r))
+
+
+@audit_app.command("verify", help=_(
+    "Check the hash chain of every event and that every device's state is the replay of its events.\n\n"
+    "Exits 0 when the history is intact; otherwise names the first bad event.\n\nExample: refurb audit verify"))
+def audit_verify(tctx: typer.Context, json_out: Json = False):
+    from . import services
+    from .errors import AuditFailed
+
+    report = services.verify_audit(_ctx(tctx))
+    data = {"ok": report.ok, "events": report.events, "devices": report.devices, "problems": report.problems}
+    if json_out:
+        from . import console
+
+        console.emit_json(data)
+        if not report.ok:
+            raise typer.Exit(AuditFailed.exit_code)
+        return
+    if not report.ok:
+        raise AuditFailed(
+            report.problems[0], context=report.problems[1:10],
+            hint=_("the history was changed behind refurb's back; restore a backup and compare"),
+        )
+    from . import console
+
+    console.ok(_("history intact: {events} events, {devices} devices, every state matches its events").format(
+        events=report.events, devices=report.devices))
+
+
+@db_app.command("backup", help=_("Write a consistent copy of the database while stations keep working.\n\n"
+                                 "Example: refurb db backup /media/usb/refurb-2026-11-27.db"))
+def db_backup(tctx: typer.Context, file: Path, json_out: Json = False):
+    from . import services
+
+    r = services.backup(_ctx(tctx), file)
+    _show(json_out, r, lambda c, r: c.ok(_("backup written to {file} ({size} bytes, sha256 {sha})").format(
+        file=r["file"], size=r["size"], sha=r["sha256"][:16] + "…")))
+
+
+def main():
+    app(prog_name="refurb")
+
+
+if __name__ == "__main__":
+    main()

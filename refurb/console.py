@@ -1,0 +1,202 @@
+"""Terminal output: the only module that imports rich.  Nothing here decides anything."""
+
+import json
+import sys
+from datetime import UTC
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .i18n import _
+from .lifecycle import label
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+STATE_STYLE = {
+    "expected": "dim", "intake": "cyan", "wipe_pending": "yellow", "wiping": "yellow", "wiped": "blue",
+    "imaged": "blue", "ready": "green", "allocated": "green", "on_loan": "magenta", "returned": "yellow",
+    "locked": "red", "wipe_failed": "red", "repair": "red", "parts": "dim", "recycled": "dim",
+    "returned_to_donor": "dim", "lost": "red",
+}
+
+class _Lazy:
+    """A rich Console bound to the current sys.stdout/sys.stderr (test runners swap them).
+
+    Off a terminal, lines are not cut at 80 columns: scripts and logs get whole lines."""
+
+    def __init__(self, stderr=False):
+        self.stderr = stderr
+
+    def __getattr__(self, name):
+        stream = sys.stderr if self.stderr else sys.stdout
+        width = None if stream.isatty() else 200
+        console = Console(file=stream, highlight=False, soft_wrap=True, width=width)
+        return getattr(console, name)
+
+
+out = _Lazy()
+err = _Lazy(stderr=True)
+
+
+def emit_json(data):
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def say(message, style=None):
+    out.print(Text(message, style=style) if style else Text(message))
+
+
+def ok(message):
+    out.print(Text("✔ ", style="green bold") + Text(message))
+
+
+def note(message):
+    out.print(Text(message, style="dim"))
+
+
+def error(exc, debug=False):
+    """pip-style: `error: <code>` / the message / context / `hint: …`, on stderr."""
+    err.print(Text(_("error: {code}").format(code=exc.code), style="red bold"))
+    err.print(Text("× " + exc.message))
+    for line in exc.context:
+        err.print(Text("  " + line))
+    if exc.hint:
+        err.print(Text(_("hint: {hint}").format(hint=exc.hint), style="yellow"))
+
+
+def local_time(value, with_year=False):
+    """ISO UTC (…Z) → dd/mm HH:MM or dd/mm/yyyy HH:MM, Europe/Brussels."""
+    from datetime import datetime
+
+    if not value:
+        return ""
+    t = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(BRUSSELS)
+    return t.strftime("%d/%m/%Y %H:%M" if with_year else "%d/%m %H:%M")
+
+
+def state_text(state):
+    return Text(state or "—", style=STATE_STYLE.get(state or "", ""))
+
+
+def size(n):
+    if not n:
+        return ""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}"
+        n /= 1000
+    return f"{n:.0f} PB"
+
+
+def transition(result, message):
+    """One line for a write that moved a device: ✔ message · state (steps)."""
+    if result.get("noop"):
+        out.print(Text("• ", style="dim") + Text(message) + Text(" · " + _("nothing to do: it already is {state}").format(
+            state=result["state"]), style="dim"))
+        return
+    steps = " → ".join(label(e["action"]) for e in result.get("events", []) if e.get("to_state"))
+    line = Text("✔ ", style="green bold") + Text(message) + Text(" · ") + state_text(result["state"])
+    if steps:
+        line += Text(f"  ({steps})", style="dim")
+    out.print(line)
+
+
+def device_card(d):
+    title = Text(d["tag"], style="bold") + Text("  " + " ".join(x for x in (d.get("make"), d.get("model")) if x))
+    if d.get("serial"):
+        title += Text(" · " + d["serial"])
+    if d.get("donor_tag"):
+        title += Text(" · " + _("donor tag {tag}").format(tag=d["donor_tag"]))
+    title += Text(" · " + _("batch {ref} ({donor})").format(ref=d["batch"], donor=d["donor"]), style="dim")
+    out.print(title)
+    media = d.get("media") or []
+    if media:
+        parts = []
+        for m in media:
+            wiped = [w for w in m.get("wipes", []) if w["result"] == "pass" and w["verified"]]
+            mark = f" ✔ {wiped[-1]['profile']} · {wiped[-1]['level']}" if wiped else ""
+            parts.append(f"{size(m.get('size_bytes'))} {m['type']} ({m['serial']}){mark}".strip())
+        out.print(Text(_("storage: ") + "; ".join(parts)))
+    elif d.get("no_storage"):
+        out.print(Text(_("storage: none")))
+    else:
+        out.print(Text(_("storage: not known yet"), style="yellow"))
+    line = Text(_("state: ")) + state_text(d["state"])
+    if d.get("grade"):
+        line += Text(" · " + _("grade {grade}").format(grade=d["grade"]))
+    if d.get("location"):
+        line += Text(" · " + d["location"])
+    if d.get("open_locks"):
+        line += Text(" · " + _("locked: {kinds}").format(kinds=", ".join(d["open_locks"])), style="red")
+    if d.get("loan"):
+        line += Text(" · " + _("lent to {borrower}, due {due}").format(
+            borrower=d["loan"]["borrower"], due=_date(d["loan"]["due"])))
+    out.print(line)
+    out.print()
+    table = Table(box=None, show_header=False, pad_edge=False)
+    for _col in range(6):
+        table.add_column()
+    for e in d.get("events", []):
+        table.add_row(
+            local_time(e["at"]), label(e["action"]), state_text(e["to_state"] or e["from_state"]),
+            e["operator"], e["station"], Text(_details(e), style="dim"),
+        )
+    out.print(table)
+
+
+def _date(iso_date):
+    y, m, d = iso_date.split("-")
+    return f"{d}/{m}/{y}"
+
+
+def _details(e):
+    data = e.get("data") or {}
+    bits = []
+    for key in ("medium", "profile", "level", "result", "image", "grade", "digipunt", "borrower", "condition",
+                "lock", "locks", "recycler", "serial", "type", "note"):
+        value = data.get(key)
+        if value not in (None, "", []):
+            bits.append(", ".join(value) if isinstance(value, list) else str(value))
+    if data.get("verified") is True:
+        bits.append(_("verified"))
+    if e.get("forced"):
+        bits.append(_("FORCED: {reason}").format(reason=e["forced"]))
+    return " · ".join(bits)
+
+
+def device_table(rows):
+    table = Table(box=None, pad_edge=False)
+    for head in (_("tag"), _("state"), _("kind"), _("make / model"), _("serial"), _("batch"), _("where")):
+        table.add_column(head)
+    for d in rows:
+        table.add_row(
+            d["tag"], state_text(d["state"]), d["kind"], " ".join(x for x in (d.get("make"), d.get("model")) if x),
+            d.get("serial") or "", d.get("batch") or "", d.get("location") or "",
+        )
+    out.print(table)
+
+
+def simple_table(headers, rows):
+    table = Table(box=None, pad_edge=False)
+    for head in headers:
+        table.add_column(head)
+    for row in rows:
+        table.add_row(*[r if isinstance(r, Text) else Text(str(r) if r is not None else "") for r in row])
+    out.print(table)
+
+
+def lifecycle_table(rows):
+    table = Table(box=None, pad_edge=False)
+    for head in (_("action"), _("from"), _("to"), _("guards"), _("auto")):
+        table.add_column(head)
+    for r in rows:
+        table.add_row(r["action"], ", ".join(r["from"]) or "—", r["to"], ", ".join(r["guards"]),
+                      "✔" if r["auto"] else "")
+    out.print(table)
+
+
+def utc_now_iso():
+    from datetime import datetime
+
+    return datetime.now(UTC).isoformat()

@@ -1,0 +1,1258 @@
+"""One use-case function per CLI verb.  They take a Context, return plain data, raise RefurbError.
+
+Every write runs in one transaction (refurb.db.session(write=True)): the records, the events and
+the device's new state are committed together or not at all.  A refused command writes nothing.
+"""
+
+import hashlib
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from types import MappingProxyType
+
+from sqlalchemy import func, select
+
+from . import catalog, db, lifecycle, tags
+from .config import Settings
+from .errors import Conflict, Misread, NotAllowed, NotFound, RefurbError, TransitionRefused, UsageProblem
+from .i18n import _
+from .lifecycle import Facts, ImageFact, Medium, QCFact, Wipe
+from .models import (
+    Batch,
+    Borrower,
+    ChainHead,
+    Device,
+    Donor,
+    Event,
+    Evidence,
+    ImageRecord,
+    Loan,
+    Location,
+    Lock,
+    Operator,
+    QCRecord,
+    Station,
+    StorageMedium,
+    TagCounter,
+    WipeRecord,
+)
+from .states import END_STATES, State
+
+GENESIS = "0" * 64
+PLACEHOLDER_EVENT = 10**15  # stands for "the event this command is about to write" while planning
+WAREHOUSE = "warehouse"
+
+
+def now():
+    return datetime.now(UTC)
+
+
+def canonical(data):
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+@dataclass
+class Context:
+    """Who is acting, where, on which database."""
+
+    settings: Settings
+    operator: str | None = None
+    station: str | None = None
+    force: str | None = None
+
+    @property
+    def url(self):
+        return self.settings.database_url
+
+    @property
+    def who(self):
+        return self.operator or self.settings.operator
+
+    @property
+    def where(self):
+        return self.station or self.settings.station
+
+    @property
+    def min_level(self):
+        return MappingProxyType(dict(self.settings.min_level))
+
+
+_checked = set()
+
+
+def _ready(ctx):
+    if ctx.url not in _checked:
+        db.check_schema(ctx.url)
+        _checked.add(ctx.url)
+
+
+@contextmanager
+def reading(ctx):
+    _ready(ctx)
+    with db.session(ctx.url) as s:
+        yield s
+
+
+@contextmanager
+def writing(ctx):
+    """A write transaction with the acting operator and station resolved (and registered if new)."""
+    if not ctx.who:
+        raise UsageProblem(
+            _("no operator: every change records who made it"),
+            hint=_("give --operator NAME or set REFURB_OPERATOR"),
+            code="no-operator",
+        )
+    _ready(ctx)
+    with db.session(ctx.url, write=True) as s:
+        w = Writer(s, ctx)
+        yield w
+
+
+# ---------------------------------------------------------------------------- the writer
+
+
+def event_hash(prev_hash, e):
+    payload = canonical(
+        [
+            e.id,
+            e.device_id,
+            e.action,
+            e.from_state,
+            e.to_state,
+            e.operator,
+            e.station,
+            e.at.isoformat(),
+            e.recorded_at.isoformat(),
+            e.data,
+            e.forced,
+        ]
+    )
+    return hashlib.sha256((prev_hash + payload).encode("utf-8")).hexdigest()
+
+
+class Writer:
+    def __init__(self, session, ctx):
+        self.s = session
+        self.ctx = ctx
+        self.head = session.get(ChainHead, 1)
+        self.operator = self._operator(ctx.who)
+        self.station = self._station(ctx.where)
+        self.written = []
+
+    def _operator(self, name):
+        op = self.s.exec(select(Operator).where(Operator.name == name)).scalars().first()
+        if op is None:
+            op = Operator(name=name, role="volunteer", created_at=now())
+            self.s.add(op)
+        return op
+
+    def _station(self, name):
+        st = self.s.exec(select(Station).where(Station.name == name)).scalars().first()
+        if st is None:
+            st = Station(name=name, created_at=now())
+            self.s.add(st)
+        return st
+
+    def event(self, action, device=None, from_state=None, to_state=None, data=None, forced=None, at=None):
+        t = now()
+        e = Event(
+            id=(self.head.last_event_id or 0) + 1,
+            device_id=device.id if device is not None else None,
+            action=action,
+            from_state=str(from_state) if from_state is not None else None,
+            to_state=str(to_state) if to_state is not None else None,
+            operator=self.operator.name,
+            station=self.station.name,
+            at=at or t,
+            recorded_at=t,
+            data=canonical(data or {}),
+            forced=forced,
+            prev_hash=self.head.hash,
+            hash="",
+        )
+        e.hash = event_hash(self.head.hash, e)
+        self.s.add(e)
+        self.head.hash = e.hash
+        self.head.count += 1
+        self.head.last_event_id = e.id
+        if device is not None:
+            device.last_event_id = e.id
+            device.updated_at = t
+        self.s.flush()
+        self.written.append(e)
+        return e
+
+    def apply(self, device, plan, data=None):
+        """Write one event per step of a plan and move the device."""
+        events = []
+        forced = None
+        if plan.forced:
+            self.require_lead(_("forcing a guard"))
+            forced = self.ctx.force
+        for i, step in enumerate(plan.steps):
+            last = i == len(plan.steps) - 1
+            payload = dict(data or {}) if last else {}
+            if forced and last:
+                payload["forced_guards"] = [f.reason for f in plan.forced]
+            events.append(
+                self.event(step.action, device, device.state, step.target, payload, forced if last else None)
+            )
+            device.state = str(step.target)
+        self.s.add(device)
+        return events
+
+    def require_lead(self, what):
+        if self.operator.role not in ("lead", "admin"):
+            raise NotAllowed(
+                _("{what} needs a lead; {name} is a {role}").format(
+                    what=what, name=self.operator.name, role=self.operator.role
+                ),
+                hint=_("ask a lead to run it with --operator, or: refurb operator add NAME --role lead"),
+            )
+
+
+# ---------------------------------------------------------------------------- look-ups
+
+
+def _one(session, model, column, value, what, hint):
+    row = session.exec(select(model).where(column == value)).scalars().first()
+    if row is None:
+        raise NotFound(_("no {what} named {value!r}").format(what=what, value=value), hint=hint)
+    return row
+
+
+def get_batch(session, ref):
+    return _one(session, Batch, Batch.ref, ref, _("batch"), _("list batches with: refurb batch list"))
+
+
+def get_donor(session, name):
+    return _one(session, Donor, Donor.name, name, _("donor"), _("add it with: refurb donor add NAME"))
+
+
+def get_digipunt(session, name):
+    loc = session.exec(select(Location).where(Location.name == name)).scalars().first()
+    if loc is None or loc.kind != "digipunt":
+        raise NotFound(
+            _("no digipunt named {value!r}").format(value=name), hint=_("add it with: refurb digipunt add NAME")
+        )
+    return loc
+
+
+def resolve(session, code):
+    """A device by our tag (check character verified first), donor tag, serial, IMEI or MAC."""
+    text = code.strip()
+    if not text:
+        raise NotFound(_("empty code"), hint=_("scan or type a tag, serial or donor asset tag"))
+    if tags.looks_like_tag(text):
+        try:
+            _p, _n, tag = tags.parse(text)
+        except tags.CheckMismatch:
+            raise Misread(
+                _("{code}: misread: the check character does not match").format(code=text),
+                hint=_("scan again, or type the tag carefully"),
+            ) from None
+        device = session.exec(select(Device).where(Device.tag == tag)).scalars().first()
+        if device is None:
+            raise NotFound(_("no device with tag {tag}").format(tag=tag), hint=_("list devices with: refurb list"))
+        return device
+    for column in (Device.donor_tag, Device.serial, Device.imei, Device.mac):
+        found = session.exec(select(Device).where(column == text)).scalars().all()
+        if not found and column is not Device.mac:
+            found = session.exec(select(Device).where(func.upper(column) == text.upper())).scalars().all()
+        active = [d for d in found if d.state not in END_STATES] or found
+        if len(active) == 1:
+            return active[0]
+        if len(active) > 1:
+            raise Conflict(
+                _("{code} matches several devices: {tags}").format(code=text, tags=", ".join(d.tag for d in active)),
+                hint=_("use the asset tag instead"),
+                code="ambiguous",
+            )
+    raise NotFound(
+        _("nothing matches {code!r}").format(code=text),
+        hint=_("give an asset tag, donor asset tag, serial, IMEI or MAC"),
+    )
+
+
+def facts_for(session, device, ctx, extra_wipes=(), extra_images=(), extra_qcs=()):
+    did = device.id
+    media = session.exec(select(StorageMedium).where(StorageMedium.device_id == did).order_by(StorageMedium.id)).scalars().all()
+    serial_of = {m.id: m.serial for m in media}
+    wipes = session.exec(select(WipeRecord).where(WipeRecord.device_id == did).order_by(WipeRecord.event_id)).scalars().all()
+    images = session.exec(select(ImageRecord).where(ImageRecord.device_id == did).order_by(ImageRecord.event_id)).scalars().all()
+    qcs = session.exec(select(QCRecord).where(QCRecord.device_id == did).order_by(QCRecord.event_id)).scalars().all()
+    locks = session.exec(select(Lock).where(Lock.device_id == did, Lock.released_at.is_(None))).scalars().all()
+    cycle = session.exec(
+        select(func.max(Event.id)).where(Event.device_id == did, Event.action.in_(lifecycle.CYCLE_ACTIONS))
+    ).scalar() or 0
+    last_action = session.exec(
+        select(Event.action).where(Event.device_id == did, Event.to_state.is_not(None)).order_by(Event.id.desc()).limit(1)
+    ).scalar()
+    had_loan = session.exec(select(func.count(Loan.id)).where(Loan.device_id == did)).scalar() > 0
+    return Facts(
+        tag=device.tag,
+        state=State(device.state),
+        kind=device.kind,
+        no_storage=device.no_storage,
+        media=tuple(Medium(m.serial, m.type) for m in media),
+        wipes=tuple(
+            Wipe(serial_of[w.medium_id], w.profile_id, w.level, w.result, w.verified, w.event_id) for w in wipes
+        )
+        + tuple(extra_wipes),
+        images=tuple(ImageFact(i.image_id, i.event_id, _image_problems(i.image_id, device)) for i in images)
+        + tuple(extra_images),
+        qcs=tuple(_qc_fact(q) for q in qcs) + tuple(extra_qcs),
+        open_locks=tuple(lock.kind for lock in locks),
+        cycle_start=cycle,
+        had_loan=had_loan,
+        last_action=last_action,
+        min_level=ctx.min_level,
+    )
+
+
+def _image_problems(image_id, device):
+    image = catalog.load_images().get(image_id)
+    if image is None:
+        return (_("image {id} is not in the catalogue").format(id=image_id),)
+    specs = json.loads(device.specs or "{}")
+    return tuple(catalog.image_problems(image, device.kind, specs.get("ram_gb"), specs.get("storage_gb")))
+
+
+def _qc_fact(q):
+    items = json.loads(q.items or "{}")
+    checklist = catalog.load_checklist(q.kind)
+    failed = tuple(i for i in checklist.mandatory_ids() if items.get(i) == "fail")
+    missing = tuple(i for i in checklist.mandatory_ids() if i not in items)
+    return QCFact(q.result, q.grade, q.event_id, failed, missing)
+
+
+def _move(w, device, facts, action, data=None, partial=False, repeat_ok=False):
+    """Plan `action` for a device and write its events; returns the events (empty for a no-op)."""
+    if repeat_ok:
+        facts = _replace(facts, last_action=None)
+    plan = lifecycle.plan(facts, action, force=w.ctx.force, partial=partial)
+    if plan.noop:
+        return []
+    return w.apply(device, plan, data)
+
+
+def _replace(facts, **changes):
+    from dataclasses import replace
+
+    return replace(facts, **changes)
+
+
+def _device_result(device, events, **extra):
+    out = {
+        "tag": device.tag,
+        "state": device.state,
+        "events": [{"action": e.action, "from_state": e.from_state, "to_state": e.to_state} for e in events],
+        "noop": not events,
+    }
+    out.update(extra)
+    return out
+
+
+# ---------------------------------------------------------------------------- setup
+
+
+def init(ctx):
+    before, after = db.migrate(ctx.url)
+    _checked.discard(ctx.url)
+    return {"database": db.display_url(db.normalise_url(ctx.url)), "from": before, "to": after}
+
+
+def add_donor(ctx, name):
+    name = _clean(name, _("donor name"))
+    with writing(ctx) as w:
+        if w.s.exec(select(Donor).where(Donor.name == name)).scalars().first():
+            raise Conflict(_("donor {name!r} exists already").format(name=name), hint=_("list donors: refurb donor list"))
+        donor = Donor(name=name, created_at=now())
+        w.s.add(donor)
+        w.s.flush()
+        w.event("donor_added", data={"donor": name})
+        return {"id": donor.id, "name": name}
+
+
+def list_donors(ctx):
+    with reading(ctx) as s:
+        donors = s.exec(select(Donor).order_by(Donor.name)).scalars().all()
+        return [{"name": d.name, "created_at": iso(d.created_at)} for d in donors]
+
+
+def add_batch(ctx, donor, ref=None, donor_ref=None, received_on=None):
+    with writing(ctx) as w:
+        d = get_donor(w.s, donor)
+        t = now()
+        if ref is None:
+            year = t.year
+            count = w.s.exec(select(func.count(Batch.id)).where(Batch.ref.like(f"B-{year}-%"))).scalar()
+            n = count + 1
+            while w.s.exec(select(Batch.id).where(Batch.ref == f"B-{year}-{n:04d}")).first():
+                n += 1
+            ref = f"B-{year}-{n:04d}"
+        ref = _clean(ref, _("batch reference"))
+        if w.s.exec(select(Batch).where(Batch.ref == ref)).scalars().first():
+            raise Conflict(_("batch {ref} exists already").format(ref=ref), hint=_("choose another --ref"))
+        batch = Batch(ref=ref, donor_id=d.id, donor_ref=donor_ref, received_on=received_on, status="open", created_at=t)
+        w.s.add(batch)
+        w.s.flush()
+        w.event("batch_added", data={"batch": ref, "donor": d.name, "donor_ref": donor_ref})
+        return {"ref": ref, "donor": d.name, "donor_ref": donor_ref, "status": "open"}
+
+
+def list_batches(ctx):
+    with reading(ctx) as s:
+        rows = s.exec(
+            select(Batch.ref, Donor.name, Batch.status, func.count(Device.id))
+            .join(Donor, Donor.id == Batch.donor_id)
+            .join(Device, Device.batch_id == Batch.id, isouter=True)
+            .group_by(Batch.id, Donor.name)
+            .order_by(Batch.id)
+        ).all()
+        return [{"ref": r[0], "donor": r[1], "status": r[2], "devices": r[3]} for r in rows]
+
+
+def close_batch(ctx, ref):
+    """Close a batch; report what is still expected (missing) and what arrived unlisted (extra)."""
+    with writing(ctx) as w:
+        batch = get_batch(w.s, ref)
+        devices = w.s.exec(select(Device).where(Device.batch_id == batch.id).order_by(Device.id)).scalars().all()
+        first = {}
+        for action, device_id in w.s.exec(
+            select(Event.action, Event.device_id)
+            .where(Event.device_id.in_([d.id for d in devices]), Event.action.in_(lifecycle.ENTRY_ACTIONS))
+        ).all():
+            first[device_id] = action
+        missing = [_summary(d) for d in devices if d.state == State.EXPECTED]
+        extra = [_summary(d) for d in devices if first.get(d.id) == "register"]
+        received = [d for d in devices if d.state != State.EXPECTED]
+        result = {
+            "ref": batch.ref,
+            "received": len(received),
+            "missing": missing,
+            "extra": extra,
+            "already_closed": batch.status == "closed",
+        }
+        if batch.status != "closed":
+            batch.status = "closed"
+            batch.closed_at = now()
+            w.s.add(batch)
+            w.event(
+                "batch_closed",
+                data={"batch": batch.ref, "received": len(received), "missing": [m["tag"] for m in missing],
+                      "extra": [x["tag"] for x in extra]},
+            )
+        return result
+
+
+def add_digipunt(ctx, name, loan_days=28, max_extensions=2):
+    name = _clean(name, _("digipunt name"))
+    if loan_days < 1 or max_extensions < 0:
+        raise UsageProblem(_("loan days must be at least 1 and extensions not negative"), hint=_("see --help"))
+    with writing(ctx) as w:
+        if w.s.exec(select(Location).where(Location.name == name)).scalars().first():
+            raise Conflict(_("location {name!r} exists already").format(name=name), hint=_("list: refurb digipunt list"))
+        loc = Location(name=name, kind="digipunt", loan_days=loan_days, max_extensions=max_extensions, created_at=now())
+        w.s.add(loc)
+        w.s.flush()
+        w.event("digipunt_added", data={"digipunt": name, "loan_days": loan_days, "max_extensions": max_extensions})
+        return {"name": name, "loan_days": loan_days, "max_extensions": max_extensions}
+
+
+def list_digipunten(ctx):
+    with reading(ctx) as s:
+        rows = s.exec(select(Location).where(Location.kind == "digipunt").order_by(Location.name)).scalars().all()
+        out = []
+        for loc in rows:
+            counts = dict(
+                s.exec(
+                    select(Device.state, func.count(Device.id)).where(Device.location_id == loc.id).group_by(Device.state)
+                ).all()
+            )
+            out.append(
+                {"name": loc.name, "loan_days": loc.loan_days, "max_extensions": loc.max_extensions,
+                 "allocated": counts.get("allocated", 0), "on_loan": counts.get("on_loan", 0)}
+            )
+        return out
+
+
+def add_operator(ctx, name, role):
+    name = _clean(name, _("operator name"))
+    with writing(ctx) as w:
+        existing = w.s.exec(select(Operator).where(Operator.name == name)).scalars().first()
+        if role != "volunteer":
+            w.require_lead(_("giving the role {role}").format(role=role))
+        if existing is not None and existing is not w.operator:
+            if existing.role == role:
+                return {"name": name, "role": role, "noop": True}
+            existing.role = role
+            w.s.add(existing)
+        elif existing is w.operator and existing.role != role:
+            raise NotAllowed(_("operators cannot change their own role"), hint=_("ask another lead"))
+        else:
+            w.s.add(Operator(name=name, role=role, created_at=now()))
+        w.event("operator_set", data={"operator": name, "role": role})
+        return {"name": name, "role": role, "noop": False}
+
+
+def bootstrap_lead(ctx, name):
+    """The first lead of a new database (used by `refurb init --lead NAME` and the demo)."""
+    name = _clean(name, _("operator name"))
+    _ready(ctx)
+    with db.session(ctx.url, write=True) as s:
+        leads = s.exec(select(func.count(Operator.id)).where(Operator.role.in_(("lead", "admin")))).scalar()
+        op = s.exec(select(Operator).where(Operator.name == name)).scalars().first()
+        if leads and not (op and op.role in ("lead", "admin")):
+            raise NotAllowed(
+                _("this database has a lead already; only a lead can make another"),
+                hint=_("refurb operator add NAME --role lead --operator <a lead>"),
+            )
+        if op is None:
+            s.add(Operator(name=name, role="lead", created_at=now()))
+        elif op.role == "volunteer":
+            op.role = "lead"
+            s.add(op)
+        w = Writer.__new__(Writer)
+        w.s, w.ctx, w.head, w.written = s, ctx, s.get(ChainHead, 1), []
+        s.flush()
+        w.operator = s.exec(select(Operator).where(Operator.name == name)).scalars().one()
+        w.station = Writer._station(w, ctx.where)
+        w.event("operator_set", data={"operator": name, "role": "lead"})
+    return {"name": name, "role": "lead"}
+
+
+def list_operators(ctx):
+    with reading(ctx) as s:
+        return [{"name": o.name, "role": o.role} for o in s.exec(select(Operator).order_by(Operator.name)).scalars()]
+
+
+def _clean(value, what):
+    value = (value or "").strip()
+    if not value or any(ord(c) < 32 for c in value) or len(value) > 200:
+        raise UsageProblem(
+            _("{what} must be 1 to 200 printable characters").format(what=what), hint=_("see --help")
+        )
+    return value
+
+
+# ---------------------------------------------------------------------------- intake
+
+
+def _new_tag(w):
+    prefix = w.ctx.settings.tag_prefix.upper()
+    if not tags.PREFIX_SHAPE.match(prefix):
+        from .errors import InvalidConfig
+
+        raise InvalidConfig(
+            _("tag prefix {prefix!r} must be 1 to 6 letters").format(prefix=prefix),
+            hint=_("set tag_prefix in the config file or REFURB_TAG_PREFIX"),
+        )
+    counter = w.s.get(TagCounter, prefix)
+    if counter is None:
+        counter = TagCounter(prefix=prefix, next_seq=1)
+    number = tags.next_number(prefix, counter.next_seq)
+    counter.next_seq = number + 1
+    w.s.add(counter)
+    return tags.make(prefix, number)
+
+
+def _identity_conflicts(w, serial, donor_tag, imei):
+    for column, value, what in (
+        (Device.serial, serial, _("serial")),
+        (Device.donor_tag, donor_tag, _("donor asset tag")),
+        (Device.imei, imei, "IMEI"),
+    ):
+        if not value:
+            continue
+        other = w.s.exec(
+            select(Device).where(column == value, Device.state.not_in([str(s) for s in END_STATES]))
+        ).scalars().first()
+        if other is not None:
+            hint = (
+                _("it is expected: refurb intake receive {code}").format(code=value)
+                if other.state == State.EXPECTED
+                else _("see it with: refurb show {tag}").format(tag=other.tag)
+            )
+            raise Conflict(
+                _("{what} {value} is already device {tag} ({state})").format(
+                    what=what, value=value, tag=other.tag, state=other.state
+                ),
+                hint=hint,
+                code="duplicate-device",
+            )
+
+
+def _create_device(w, batch_ref, kind, entry, make, model, serial, donor_tag, imei, mac, specs):
+    from .states import DEVICE_KINDS
+
+    if kind not in DEVICE_KINDS:
+        raise UsageProblem(
+            _("unknown device kind {kind!r}").format(kind=kind),
+            hint=_("kinds: {choices}").format(choices=", ".join(DEVICE_KINDS)),
+        )
+    if not (serial or donor_tag):
+        raise UsageProblem(_("a device needs a serial or a donor asset tag"), hint=_("give --serial or --donor-tag"))
+    if imei and not _luhn_ok(imei):
+        raise UsageProblem(_("IMEI {imei} fails its check digit").format(imei=imei), hint=_("check the 15 digits"))
+    batch = get_batch(w.s, batch_ref)
+    _identity_conflicts(w, serial, donor_tag, imei)
+    t = now()
+    device = Device(
+        tag=_new_tag(w), kind=kind, make=make, model=model, serial=serial, donor_tag=donor_tag, imei=imei,
+        mac=mac.upper() if mac else None, batch_id=batch.id, state=str(entry.target),
+        specs=canonical(specs or {}), created_at=t, updated_at=t,
+    )
+    w.s.add(device)
+    w.s.flush()
+    w.event(entry.action, device, None, entry.target,
+            {"batch": batch.ref, "make": make, "model": model, "serial": serial, "donor_tag": donor_tag})
+    return device, batch
+
+
+def register_device(ctx, batch, kind, make=None, model=None, serial=None, donor_tag=None, imei=None, mac=None,
+                    specs=None):
+    """A device physically here, not (or no longer) on a manifest: straight into intake."""
+    with writing(ctx) as w:
+        entry = lifecycle.rows("register")[0]
+        device, b = _create_device(w, batch, kind, entry, make, model, serial, donor_tag, imei, mac, specs)
+        return _summary(device, batch=b.ref)
+
+
+def expect_device(ctx, batch, kind, make=None, model=None, serial=None, donor_tag=None, imei=None, mac=None,
+                  specs=None):
+    """A device listed on a donor's manifest, not yet here."""
+    with writing(ctx) as w:
+        entry = lifecycle.rows("expect")[0]
+        device, b = _create_device(w, batch, kind, entry, make, model, serial, donor_tag, imei, mac, specs)
+        return _summary(device, batch=b.ref)
+
+
+def receive(ctx, code):
+    with writing(ctx) as w:
+        device = resolve(w.s, code)
+        events = _move(w, device, facts_for(w.s, device, ctx), "receive", {"code": code})
+        return _device_result(device, events, **_summary(device))
+
+
+def _luhn_ok(number):
+    if not number.isdigit() or len(number) != 15:
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+# ---------------------------------------------------------------------------- media and wiping
+
+MEDIA_EDITABLE = frozenset({State.INTAKE, State.WIPE_PENDING, State.WIPING, State.WIPE_FAILED, State.LOCKED, State.REPAIR})
+
+
+def _require_state(device, allowed, what):
+    if State(device.state) not in allowed:
+        raise TransitionRefused(
+            _("{tag}: cannot {what} while it is in {state}").format(tag=device.tag, what=what, state=device.state),
+            hint=_("allowed in: {states}").format(states=", ".join(sorted(allowed))),
+        )
+
+
+def add_medium(ctx, code, type, serial, size_bytes=None, model=None):
+    from .states import MEDIA_TYPES
+
+    if type not in MEDIA_TYPES:
+        raise UsageProblem(_("unknown media type {type!r}").format(type=type),
+                           hint=_("types: {choices}").format(choices=", ".join(MEDIA_TYPES)))
+    serial = _clean(serial, _("medium serial"))
+    with writing(ctx) as w:
+        device = resolve(w.s, code)
+        _require_state(device, MEDIA_EDITABLE, _("add a storage medium"))
+        existing = w.s.exec(
+            select(StorageMedium).where(StorageMedium.device_id == device.id, StorageMedium.serial == serial)
+        ).scalars().first()
+        if existing is not None:
+            if existing.type == type:
+                return {"tag": device.tag, "serial": serial, "type": type, "noop": True}
+            raise Conflict(
+                _("{tag} has medium {serial} already, as {type}").format(tag=device.tag, serial=serial, type=existing.type),
+                hint=_("a medium's type cannot change; check the serial"),
+            )
+        w.s.add(StorageMedium(device_id=device.id, serial=serial, type=type, size_bytes=size_bytes, model=model,
+                              created_at=now()))
+        if device.no_storage:
+            device.no_storage = False
+        w.event("media_added", device, device.state, None, {"serial": serial, "type": type, "size_bytes": size_bytes})
+        w.s.add(device)
+        return {"tag": device.tag, "serial": serial, "type": type, "noop": False}
+
+
+def no_media(ctx, code):
+    with writing(ctx) as w:
+        device = resolve(w.s, code)
+        _require_state(device, MEDIA_EDITABLE, _("state that it has no storage"))
+        count = w.s.exec(select(func.count(StorageMedium.id)).where(StorageMedium.device_id == device.id)).scalar()
+        if count:
+            raise Conflict(
+                _("{tag} has {n} storage media recorded").format(tag=device.tag, n=count),
+                hint=_("see them with: refurb show {tag}").format(tag=device.tag),
+            )
+        if device.no_storage:
+            return {"tag": device.tag, "noop": True}
+        device.no_storage = True
+        w.s.add(device)
+        w.event("media_none", device, device.state, None, {})
+        return {"tag": device.tag, "noop": False}
+
+
+def _store_evidence(w, device, paths):
+    out = []
+    for p in paths:
+        path = Path(p)
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise NotFound(
+                _("{file}: cannot read evidence: {reason}").format(file=p, reason=exc.strerror),
+                hint=_("check the path"),
+            ) from exc
+        digest = hashlib.sha256(content).hexdigest()
+        ev = Evidence(device_id=device.id, filename=path.name, sha256=digest, size=len(content), content=content,
+                      created_at=now())
+        w.s.add(ev)
+        w.s.flush()
+        out.append({"id": ev.id, "file": path.name, "sha256": digest, "size": len(content)})
+    return out
+
+
+def record_wipe(ctx, code, medium, profile_id, result, verified=True, evidence=(), tool=None):
+    """Record a wipe of one medium; the device moves as far towards `wiped` as its guards allow."""
+    if result not in ("pass", "fail"):
+        raise UsageProblem(_("result must be pass or fail"), hint=_("--result pass|fail"))
+    profile = catalog.load_profiles(_profile_dirs(ctx)).get(profile_id)
+    if profile is None:
+        raise NotFound(_("no wipe profile {id!r}").format(id=profile_id), hint=_("list them: refurb wipe profiles"))
+    with writing(ctx) as w:
+        device = resolve(w.s, code)
+        m = w.s.exec(
+            select(StorageMedium).where(StorageMedium.device_id == device.id, StorageMedium.serial == medium)
+        ).scalars().first()
+        if m is None:
+            raise NotFound(
+                _("{tag} has no storage medium {serial}").format(tag=device.tag, serial=medium),
+                hint=_("add it first: refurb media add {tag} --type … --serial {serial}").format(
+                    tag=device.tag, serial=medium),
+            )
+        level = profile.level_for(m.type)
+        if level is None:
+            raise TransitionRefused(
+                _("wipe profile {profile} does not apply to {type} media (medium {serial})").format(
+                    profile=profile.id, type=m.type, serial=m.serial),
+                hint=_("profiles for {type}: {ids}").format(
+                    type=m.type,
+                    ids=", ".join(p.id for p in catalog.load_profiles(_profile_dirs(ctx)).values() if p.level_for(m.type)),
+                ),
+                code="profile-mismatch",
+            )
+        _require_state(device, lifecycle.WIPE_RECORDABLE, _("record a wipe"))
+        facts = facts_for(w.s, device, ctx, extra_wipes=[
+            Wipe(m.serial, profile.id, level, result, bool(verified), PLACEHOLDER_EVENT)])
+        goal = "finish_wipe" if result == "pass" else "fail_wipe"
+        try:
+            plan = lifecycle.plan(facts, goal, force=None, partial=True)
+        except TransitionRefused:
+            plan = lifecycle.Plan()  # locked or in repair: the record is kept, the state stays
+        stored = _store_evidence(w, device, evidence)
+        e = w.event("wipe_recorded", device, device.state, None,
+                    {"medium": m.serial, "profile": profile.id, "result": result, "level": level,
+                     "verified": bool(verified), "evidence": [x["sha256"] for x in stored]})
+        t = now()
+        w.s.add(WipeRecord(
+            device_id=device.id, medium_id=m.id, profile_id=profile.id, profile_version=profile.version,
+            method=profile.method, level=level, tool=tool or profile.tool, result=result, verified=bool(verified),
+            verification=profile.verification if verified else "none", started_at=None, ended_at=t,
+            evidence=canonical(stored), event_id=e.id, operator=w.operator.name, created_at=t))
+        events = [e] + w.apply(device, plan)
+        return _device_result(device, events, medium=m.serial, profile=profile.id, level=level, result=result)
+
+
+def _profile_dirs(ctx):
+    return (ctx.settings.profiles_dir,) if ctx.settings.profiles_dir else ()
+
+
+def list_profiles(ctx):
+    return [
+        {"id": p.id, "version": p.version, "name": p.name, "standard": p.standard, "method": p.method,
+         "media": list(p.media), "level": dict(p.levels), "verification": p.verification, "tool": p.tool}
+        for p in catalog.load_profiles(_profile_dirs(ctx)).values()
+    ]
+
+
+def list_images():
+    return [
+        {"id": i.id, "name": i.name, "os": i.os, "licence": i.licence, "kinds": list(i.kinds)}
+        for i in catalog.load_images().values()
+    ]
+
+
+# ---------------------------------------------------------------------------- reimage, QC
+
+
+def reimage(ctx, code, image_id):
+    image = catalog.load_images().get(image_id)
+    if image is None:
+        raise NotFound(_("no image {id!r} in the catalogue").format(id=image_id), hint=_("list them: refurb images"))
+    with writing(ctx) as w:
+        device = resolve(w.s, code)
+        facts = facts_for(w.s, device, ctx)
+        current = facts.image_since_wipe()
+        if device.state == State.IMAGED and current and current.image_id == image_id:
+            return _device_result(device, [], image=image_id)
+        facts = _replace(facts, images=facts.images + (
+            ImageFact(image_id, PLACEHOLDER_EVENT, _image_problems(image_id, device)),))
+        plan = lifecycle.plan(_replace(facts, last_action=None), "reimage", force=ctx.force)
+        events = w.apply(device, plan, {"image": image_id, "licence": image.licence})
+        w.s.add(ImageRecord(device_id=device.id, image_id=image_id, licence=image.licence, event_id=events[-1].id,
+                            operator=w.operator.name, created_at=now()))
+        return _device_result(device, events, image=image_id)
+
+
+def record_qc(ctx, code, passed, checks=None, grade=None):
+    """Record a quality check; --pass is refused when a mandatory item was recorded as failed."""
+    from .states import GRADES
+
+    checks = dict(checks or {})
+    if grade is not None and grade not in GRADES:
+        raise UsageProblem(_("grade must be one of {choices}").format(choices=", ".join(GRADES)), hint="--grade A|B|C")
+    for item, value in checks.items():
+        if value not in ("ok", "fail"):
+            raise UsageProblem(_("check {item}: {value!r} is not ok or fail").format(item=item, value=value),
+                               hint="--check ITEM=ok|fail")
+    with writing(ctx) as w:
+        device = resolve(w.s, code)
+        checklist = catalog.load_checklist(device.kind)
+        unknown = [i for i in checks if checklist.item(i) is None]
+        if unknown:
+            raise UsageProblem(
+                _("not on the {kind} checklist: {items}").format(kind=device.kind, items=", ".join(unknown)),
+                hint=_("items: {ids}").format(ids=", ".join(i.id for i in checklist.items)),
+            )
+        failed = [i for i in checklist.mandatory_ids() if checks.get(i) == "fail"]
+        if passed:
+            if failed:
+                raise TransitionRefused(
+                    _("{tag} cannot pass quality check: mandatory items failed: {items}").format(
+                        tag=device.tag, items=", ".join(failed)),
+                    hint=_("record it as failed: refurb qc {tag} --fail …").format(tag=device.tag),
+                )
+            # --pass states that every mandatory item not listed passed
+            for item in checklist.mandatory_ids():
+                checks.setdefault(item, "ok")
+        elif not failed and not any(v == "fail" for v in checks.values()):
+            raise UsageProblem(_("--fail needs at least one --check ITEM=fail"), hint="--check ITEM=fail")
+        result = "pass" if passed else "fail"
+        q = QCRecord(device_id=device.id, kind=device.kind, result=result, grade=grade, items=canonical(checks),
+                     event_id=PLACEHOLDER_EVENT, operator=w.operator.name, created_at=now())
+        facts = facts_for(w.s, device, ctx, extra_qcs=[_qc_fact(q)])
+        action = "qc_pass" if passed else "qc_fail"
+        plan = lifecycle.plan(facts, action, force=ctx.force)
+        if plan.noop:
+            return _device_result(device, [], result=result, grade=device.grade)
+        events = w.apply(device, plan, {"result": result, "grade": grade, "checks": checks})
+        q.event_id = events[-1].id
+        w.s.add(q)
+        if passed:
+            device.grade = grade
+            w.s.add(device)
+        return _device_result(device, events, result=result, grade=grade)
+
+
+# ---------------------------------------------------------------------------- locks, repair, ends
+
+
+def lock(ctx, code, kind, note=None):
+    from .states import LOCK_KINDS
+
+    if kind not in LOCK_KINDS:
+        raise UsageProblem(_("unknown lock kind {kind!r}").format(kind=kind),
+                           hint=_("kinds: {choices}").format(choices=", ".join(LOCK_KINDS)))
+    with writing(ctx) as w:
+        device = resolve(w.s, code)
+        facts = facts_for(w.s, device, ctx)
+        if kind in facts.open_locks:
+            return _device_result(device, [], lock=kind)
+        plan = lifecycle.plan(_replace(facts, open_locks=facts.open_locks + (kind,), last_action=None), "lock")
+        events = w.apply(device, plan, {"lock": kind, "note": note})
+        w.s.add(Lock(device_id=device.id, kind=kind, note=note, opened_at=now(), opened_event_id=events[-1].id))
+        return _device_result(device, events, lock=kind)
+
+
+def unlock(ctx, code, evidence, kind=None):
+    with writing(ctx) as w:
+        w.require_lead(_("lifting a lock"))
+        device = resolve(w.s, code)
+        query = select(Lock).where(Lock.device_id == device.id, Lock.released_at.is_(None))
+        if kind:
+            query = query.where(Lock.kind == kind)
+        locks = w.s.exec(query).scalars().all()
+        if not locks:
+            raise NotFound(_("{tag} has no open lock").format(tag=device.tag) if not kind else
+                           _("{tag} has no open lock of kind {kind}").format(tag=device.tag, kind=kind),
+                           hint=_("see it with: refurb show {tag}").format(tag=device.tag))
+        stored = _store_evidence(w, device, [evidence])[0]
+        facts = facts_for(w.s, device, ctx)
+        remaining = tuple(k for k in facts.open_locks if k not in {lk.kind for lk in locks})
+        plan = (lifecycle.plan(_replace(facts, open_locks=remaining, last_action=None), "unlock")
+                if not remaining and device.state == State.LOCKED else lifecycle.Plan())
+        e = w.event("lock_released", device, device.state, None,
+                    {"locks": [lk.kind for lk in locks], "evidence": stored["sha256"]})
+        for lk in locks:
+            lk.released_at, lk.released_event_id, lk.evidence_id = now(), e.id, stored["id"]
+            w.s.add(lk)
+        events = [e] + w.apply(device, plan)
+        return _device_result(device, events, released=[lk.kind for lk in locks])
+
+
+def repair(ctx, code, done=False, note=None):
+    with writing(ctx) as w:
+        device = resolve(w.s, code)
+        facts = facts_for(w.s, device, ctx)
+        events = _move(w, device, facts, "repaired" if done else "repair", {"note": note})
+        return _device_result(device, events)
+
+
+def to_parts(ctx, code, note=None):
+    return _end(ctx, code, "parts", {"note": note})
+
+
+def recycle(ctx, code, recycler, reference=None):
+    recycler = _clean(recycler, _("recycler"))
+    return _end(ctx, code, "recycle", {"recycler": recycler, "reference": reference}, lead=True)
+
+
+def return_to_donor(ctx, code, note=None):
+    return _end(ctx, code, "return_to_donor", {"note": note})
+
+
+def _end(ctx, code, action, data, lead=False):
+    with writing(ctx) as w:
+        if lead:
+            w.require_lead(lifecycle.label_verb(action))
+        device = resolve(w.s, code)
+        events = _move(w, device, facts_for(w.s, device, ctx), action, data)
+        device.location_id = None
+        w.s.add(device)
+        return _device_result(device, events)
+
+
+# ---------------------------------------------------------------------------- lending
+
+
+def allocate(ctx, code, digipunt=None, release=False):
+    with writing(ctx) as w:
+        device = resolve(w.s, code)
+        facts = facts_for(w.s, device, ctx)
+        if release:
+            events = _move(w, device, facts, "release")
+            device.location_id = None
+            w.s.add(device)
+            return _device_result(device, events)
+        loc = get_digipunt(w.s, digipunt)
+        if device.state == State.ALLOCATED and device.location_id != loc.id:
+            current = w.s.get(Location, device.location_id)
+            raise Conflict(
+                _("{tag} is allocated to {name} already").format(tag=device.tag, name=current.name if current else "?"),
+                hint=_("release it first: refurb allocate {tag} --release").format(tag=device.tag),
+            )
+        events = _move(w, device, facts, "allocate", {"digipunt": loc.name})
+        device.location_id = loc.id
+        w.s.add(device)
+        return _device_result(device, events, digipunt=loc.name)
+
+
+def _open_loan(s, device):
+    return s.exec(
+        select(Loan).where(Loan.device_id == device.id, Loan.returned_at.is_(None), Loan.lost.is_(False))
+    ).scalars().first()
+
+
+def loan_out(ctx, code, borrower, due=None, accessories=()):
+    borrower = _clean(borrower, _("borrower reference"))
+    with writing(ctx) as w:
+        device = resolve(w.s, code)
+        if device.state == State.ON_LOAN:
+            loan = _open_loan(w.s, device)
+            b = w.s.get(Borrower, loan.borrower_id) if loan else None
+            if b is not None and b.ref == borrower:
+                return _device_result(device, [], borrower=borrower, due=loan.due_on.date().isoformat())
+            raise Conflict(_("{tag} is on loan already").format(tag=device.tag),
+                           hint=_("return it first: refurb loan return {tag} …").format(tag=device.tag))
+        facts = facts_for(w.s, device, ctx)
+        loc = w.s.get(Location, device.location_id) if device.location_id else None
+        plan = lifecycle.plan(facts, "loan_out", force=ctx.force)
+        t = now()
+        due_on = datetime.combine(due or (t + timedelta(days=loc.loan_days)).date(), time.min, tzinfo=UTC)
+        if due_on.date() < t.date():
+            raise UsageProblem(_("the due date {due} is in the past").format(due=due_on.date().isoformat()),
+                               hint="--due YYYY-MM-DD")
+        b = w.s.exec(select(Borrower).where(Borrower.ref == borrower)).scalars().first()
+        if b is None:
+            b = Borrower(ref=borrower, digipunt_id=loc.id, created_at=t)
+        b.last_loan_at = t
+        w.s.add(b)
+        w.s.flush()
+        events = w.apply(device, plan, {"borrower": borrower, "due": due_on.date().isoformat(), "digipunt": loc.name,
+                                        "accessories": list(accessories)})
+        w.s.add(Loan(device_id=device.id, borrower_id=b.id, digipunt_id=loc.id, out_at=t, due_on=due_on,
+                     accessories=canonical(list(accessories)), event_id=events[-1].id))
+        return _device_result(device, events, borrower=borrower, due=due_on.date().isoformat())
+
+
+def loan_return(ctx, code, condition):
+    from .states import CONDITIONS
+
+    if condition not in CONDITIONS:
+        raise UsageProblem(_("condition must be one of {choices}").format(choices=", ".join(CONDITIONS)),
+                           hint="--condition ok|damaged|incomplete")
+    with writing(ctx) as w:
+        device = resolve(w.s, code)
+        facts = facts_for(w.s, device, ctx)
+        loan = _open_loan(w.s, device)
+        plan = lifecycle.plan(facts, "return")
+        if plan.noop:
+            return _device_result(device, [])
+        events = w.apply(device, plan, {"condition": condition})
+        after = "repair" if condition == "damaged" else "requeue"
+        facts = facts_for(w.s, device, ctx)
+        events += w.apply(device, lifecycle.plan(facts, after), {"condition": condition} if after == "repair" else {})
+        if loan is not None:
+            loan.returned_at, loan.condition = now(), condition
+            w.s.add(loan)
+        device.location_id = None
+        w.s.add(device)
+        return _device_result(device, events, condition=condition)
+
+
+def loan_lost(ctx, code, note=None):
+    with writing(ctx) as w:
+        w.require_lead(lifecycle.label_verb("lost"))
+        device = resolve(w.s, code)
+        loan = _open_loan(w.s, device)
+        events = _move(w, device, facts_for(w.s, device, ctx), "lost", {"note": note})
+        if loan is not None and events:
+            loan.lost = True
+            w.s.add(loan)
+        return _device_result(device, events)
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def iso(value):
+    if value is None:
+        return None
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _summary(device, batch=None, media=None, location=None):
+    out = {
+        "tag": device.tag,
+        "state": device.state,
+        "kind": device.kind,
+        "make": device.make,
+        "model": device.model,
+        "serial": device.serial,
+        "donor_tag": device.donor_tag,
+        "grade": device.grade,
+    }
+    if batch is not None:
+        out["batch"] = batch
+    if media is not None:
+        out["media"] = media
+    if location is not None or "location" in out:
+        out["location"] = location
+    return out
+
+
+def _media_rows(s, device_ids):
+    by_device = {i: [] for i in device_ids}
+    ids = list(device_ids)
+    for start in range(0, len(ids), 10_000):  # SQLite caps the number of bound parameters
+        chunk = ids[start:start + 10_000]
+        media = s.exec(
+            select(StorageMedium).where(StorageMedium.device_id.in_(chunk)).order_by(StorageMedium.id)
+        ).scalars()
+        for m in media:
+            by_device[m.device_id].append({"serial": m.serial, "type": m.type, "size_bytes": m.size_bytes})
+    return by_device
+
+
+def show(ctx, code):
+    with reading(ctx) as s:
+        device = resolve(s, code)
+        batch = s.get(Batch, device.batch_id)
+        donor = s.get(Donor, batch.donor_id)
+        loc = s.get(Location, device.location_id) if device.location_id else None
+        media = _media_rows(s, [device.id])[device.id]
+        wipes = s.exec(select(WipeRecord).where(WipeRecord.device_id == device.id).order_by(WipeRecord.id)).scalars()
+        serial_of = {m.id: m.serial for m in s.exec(select(StorageMedium).where(StorageMedium.device_id == device.id)).scalars()}
+        wipe_rows = [
+            {"medium": serial_of.get(w.medium_id), "profile": w.profile_id, "level": w.level, "result": w.result,
+             "verified": w.verified, "at": iso(w.created_at), "operator": w.operator}
+            for w in wipes
+        ]
+        for m in media:
+            m["wipes"] = [x for x in wipe_rows if x["medium"] == m["serial"]]
+        events = s.exec(select(Event).where(Event.device_id == device.id).order_by(Event.id)).scalars().all()
+        loan = _open_loan(s, device)
+        locks = s.exec(select(Lock).where(Lock.device_id == device.id, Lock.released_at.is_(None))).scalars().all()
+        out = _summary(device, batch=batch.ref, media=media, location=loc.name if loc else None)
+        out.update(
+            donor=donor.name,
+            imei=device.imei,
+            mac=device.mac,
+            no_storage=device.no_storage,
+            specs=json.loads(device.specs or "{}"),
+            open_locks=[lk.kind for lk in locks],
+            loan=({"borrower": s.get(Borrower, loan.borrower_id).ref, "due": loan.due_on.date().isoformat(),
+                   "out": iso(loan.out_at)} if loan else None),
+            events=[
+                {"id": e.id, "action": e.action, "from_state": e.from_state, "to_state": e.to_state,
+                 "operator": e.operator, "station": e.station, "at": iso(e.at), "recorded_at": iso(e.recorded_at),
+                 "data": json.loads(e.data), "forced": e.forced}
+                for e in events
+            ],
+        )
+        return out
+
+
+def list_devices(ctx, state=None, batch=None, limit=None):
+    with reading(ctx) as s:
+        query = select(Device, Batch.ref, Location.name).join(Batch, Batch.id == Device.batch_id).join(
+            Location, Location.id == Device.location_id, isouter=True)
+        if state:
+            if state not in {str(x) for x in State}:
+                raise UsageProblem(_("unknown state {state!r}").format(state=state),
+                                   hint=_("states: {choices}").format(choices=", ".join(State)))
+            query = query.where(Device.state == state)
+        if batch:
+            query = query.where(Device.batch_id == get_batch(s, batch).id)
+        query = query.order_by(Device.id)
+        if limit:
+            query = query.limit(limit)
+        rows = s.exec(query).all()
+        media = _media_rows(s, [d.id for d, _b, _loc in rows])
+        return [_summary(d, batch=b, media=media.get(d.id, []), location=loc) for d, b, loc in rows]
+
+
+def state_counts(ctx):
+    with reading(ctx) as s:
+        return dict(s.exec(select(Device.state, func.count(Device.id)).group_by(Device.state)).all())
+
+
+# ---------------------------------------------------------------------------- audit and backup
+
+
+@dataclass
+class AuditReport:
+    events: int = 0
+    devices: int = 0
+    problems: list = field(default_factory=list)
+
+    @property
+    def ok(self):
+        return not self.problems
+
+
+def verify_audit(ctx):
+    """Walk the whole hash chain, check every transition against the table and every device's state
+    against the replay of its events.  Problems are listed, the first bad event first."""
+    report = AuditReport()
+    with reading(ctx) as s:
+        head = s.get(ChainHead, 1)
+        cols = Event.__table__.c
+        prev, expected_id = GENESIS, 1
+        states = {}
+        result = s.connection().execute(select(Event.__table__).order_by(cols.id)).yield_per(5000)
+        for row in result:
+            e = Event(**row._mapping)
+            report.events += 1
+            if e.id != expected_id:
+                report.problems.append(_("event {id}: events {first}–{last} are missing (deleted)").format(
+                    id=e.id, first=expected_id, last=e.id - 1) if e.id > expected_id else
+                    _("event {id}: out of order").format(id=e.id))
+            if e.prev_hash != prev:
+                report.problems.append(_("event {id}: does not follow the event before it (deleted or reordered)").format(id=e.id))
+            if event_hash(e.prev_hash, e) != e.hash:
+                report.problems.append(_("event {id}: its content was changed after it was written").format(id=e.id))
+            if e.device_id is not None and e.to_state is not None:
+                before = states.get(e.device_id)
+                if (e.from_state or None) != before or not lifecycle.is_legal(e.action, e.from_state, e.to_state):
+                    report.problems.append(_("event {id}: {action} from {src} to {dst} is not a legal step here").format(
+                        id=e.id, action=e.action, src=e.from_state, dst=e.to_state))
+                states[e.device_id] = e.to_state
+            prev, expected_id = e.hash, e.id + 1
+        if head is not None and (head.hash != prev or head.count != report.events):
+            report.problems.append(_("the newest events are missing: the chain head expects {n} events ending in {h}…").format(
+                n=head.count, h=head.hash[:12]))
+        for device_id, tag, state in s.exec(select(Device.id, Device.tag, Device.state)).all():
+            report.devices += 1
+            if states.get(device_id) != state:
+                report.problems.append(_("device {tag}: state {state} but its events replay to {replay}").format(
+                    tag=tag, state=state, replay=states.get(device_id)))
+    return report
+
+
+def backup(ctx, dest):
+    """A consistent copy while stations keep writing: SQLite's online backup, pg_dump for PostgreSQL."""
+    dest = Path(dest)
+    if dest.exists():
+        raise Conflict(_("{file} exists already").format(file=dest), hint=_("choose a new file name"))
+    _ready(ctx)
+    url = db.normalise_url(ctx.url)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if db.is_sqlite(url):
+        import sqlite3
+
+        source = url.split(":///", 1)[1]
+        src = sqlite3.connect(source)
+        tmp = dest.with_name(dest.name + ".part")
+        try:
+            out = sqlite3.connect(tmp)
+            with out:
+                src.backup(out)
+            out.close()
+            tmp.replace(dest)
+        finally:
+            src.close()
+            tmp.unlink(missing_ok=True)
+    else:
+        import shutil
+        import subprocess
+
+        from sqlalchemy.engine import make_url
+
+        if not shutil.which("pg_dump"):
+            from .errors import HardwareUnavailable
+
+            raise HardwareUnavailable(_("pg_dump is not installed"), hint=_("install postgresql-client"))
+        u = make_url(url)
+        plain = u.set(drivername="postgresql").render_as_string(hide_password=False)
+        tmp = dest.with_name(dest.name + ".part")
+        run = subprocess.run(["pg_dump", "--format=custom", "--file", str(tmp), plain], capture_output=True, text=True)
+        if run.returncode:
+            tmp.unlink(missing_ok=True)
+            raise RefurbError(_("pg_dump failed: {reason}").format(reason=run.stderr.strip().splitlines()[-1:]),
+                              hint=_("check the database URL and permissions"))
+        tmp.replace(dest)
+    return {"file": str(dest), "size": dest.stat().st_size,
+            "sha256": hashlib.sha256(dest.read_bytes()).hexdigest()}
+
+
+def today():
+    return date.today()

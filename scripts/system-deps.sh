@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Debian packages refurb needs: python3-venv (to make .venv), libzbar0 (zbar, the second barcode engine),
+# poppler-utils (pdftoppm: tests rasterise our PDFs) and postgresql-client (pg_dump for `refurb db backup`).
+# Installed only when missing, and only when we are root or may sudo without a password.
+set -u
+missing=()
+python3 -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
+for pkg in libzbar0 postgresql-client; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
+  echo "refurb: please install these Debian packages: ${missing[*]} (sudo apt-get install ${missing[*]})" >&2
+  exit 0
+fi
+echo "refurb: installing ${missing[*]}"
+$SUDO apt-get update -qq >/dev/null || true
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null \
+  || echo "refurb: could not install ${missing[*]}; continuing without" >&2
