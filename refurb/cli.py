@@ -45,6 +45,16 @@ class RefurbGroup(TyperGroup):
         except BrokenPipeError:
             sys.stderr.close()
             raise typer.Exit(1) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:  # a bug: say so in one line, the traceback only with --debug
+            if (ctx.obj or {}).get("debug"):
+                raise
+            _fail(ctx, RefurbError(
+                _("internal error: {kind}: {message}").format(kind=type(exc).__name__, message=str(exc).splitlines()[0] if str(exc) else ""),
+                hint=_("this is a bug in refurb; run again with --debug and report what it prints"),
+                code="internal-error",
+            ))
 
 
 def _fail(ctx, exc):
@@ -121,7 +131,8 @@ def root(
     version: Annotated[bool, typer.Option("--version", help=_("Print the version and exit."))] = False,
 ):
     if version:
-        from importlib.metadata import PackageNotFoundError, version as pkg_version
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as pkg_version
 
         try:
             typer.echo(f"refurb {pkg_version('refurb')}")
@@ -493,12 +504,14 @@ def images(json_out: Json = False):
 
 @app.command(help=_("Record a quality check against the device kind's checklist.\n\n"
                     "--pass means every mandatory item passed (it is refused when one was recorded as failed).\n\n"
-                    "Example: refurb qc RB-000142-J --pass --grade B --check webcam=fail"))
+                    "Example: refurb qc RB-000142-J --pass --grade B --battery 81 --check dead-pixels=fail"))
 def qc(
     tctx: typer.Context, code: Code,
     passed: Annotated[bool | None, typer.Option("--pass/--fail", help=_("The outcome."), show_default=False)] = None,
     check: Annotated[list[str] | None, typer.Option("--check", help=_("ITEM=ok|fail; repeatable."))] = None,
     grade: Annotated[str | None, typer.Option("--grade", help=_("A, B or C."))] = None,
+    battery: Annotated[float | None, typer.Option("--battery", help=_("Measured battery health in %; below the "
+                                                                      "checklist's minimum the battery item fails."))] = None,
     json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None, force: ForceOpt = None,
 ):
     from . import services
@@ -514,7 +527,7 @@ def qc(
         if not sep:
             raise UsageProblem(_("--check {item!r}: expected ITEM=ok|fail").format(item=item), hint="--check battery=ok")
         checks[key.strip()] = value.strip().lower()
-    r = services.record_qc(_ctx(tctx, operator, station, force), code, passed, checks, grade)
+    r = services.record_qc(_ctx(tctx, operator, station, force), code, passed, checks, grade, battery)
     _show(json_out, r, lambda c, r: c.transition(r, _("{tag}: quality check {result}").format(tag=r["tag"], result=r["result"])))
 
 

@@ -110,6 +110,15 @@ def device_card(d):
         title += Text(" · " + _("donor tag {tag}").format(tag=d["donor_tag"]))
     title += Text(" · " + _("batch {ref} ({donor})").format(ref=d["batch"], donor=d["donor"]), style="dim")
     out.print(title)
+    specs = d.get("specs") or {}
+    if specs:
+        bits = [str(specs[k]) for k in ("cpu",) if specs.get(k)]
+        if specs.get("ram_gb"):
+            bits.append(f"{specs['ram_gb']:g} GB RAM")
+        if specs.get("battery_health") is not None:
+            bits.append(_("battery {pct:g} %").format(pct=specs["battery_health"]))
+        if bits:
+            out.print(Text(" · ".join(bits)))
     media = d.get("media") or []
     if media:
         parts = []
@@ -125,8 +134,8 @@ def device_card(d):
     line = Text(_("state: ")) + state_text(d["state"])
     if d.get("grade"):
         line += Text(" · " + _("grade {grade}").format(grade=d["grade"]))
-    if d.get("location"):
-        line += Text(" · " + d["location"])
+    if d["state"] not in ("parts", "recycled", "returned_to_donor", "lost", "expected"):
+        line += Text(" · " + (d.get("location") or _("warehouse")))
     if d.get("open_locks"):
         line += Text(" · " + _("locked: {kinds}").format(kinds=", ".join(d["open_locks"])), style="red")
     if d.get("loan"):

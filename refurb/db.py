@@ -169,5 +169,5 @@ def session(url, write=False):
                 if write and not is_sqlite(url):
                     s.exec(text("SELECT id FROM chain_head WHERE id = 1 FOR UPDATE"))
                 yield s
-    except (OperationalError,) as exc:
+    except OperationalError as exc:
         raise _db_error(exc, url) from exc

@@ -125,7 +125,7 @@ def run_demo(folder, console, database_url=None):
         image = "chromeos-stock" if key == "cb" else IMAGE_FOR[kind]
         services.reimage(sara, tag[key], image)
     for key in ("t480", "840g5", "5490", "t470", "cb", "tab"):
-        services.record_qc(sara, tag[key], True, {}, "A" if key in ("t480", "cb") else "B")
+        services.record_qc(sara, tag[key], True, {}, "A" if key in ("t480", "cb") else "B", battery=88 if key == "t480" else None)
     services.record_qc(sara, tag["7480"], False, {"keyboard": "fail"})
     console.say("  ✘ " + _("{tag}: keyboard fails → repair").format(tag=tag["7480"]), style="red")
     services.repair(sara, tag["7480"], done=True, note="keyboard replaced")
@@ -180,7 +180,8 @@ def run_demo(folder, console, database_url=None):
     console.ok(_("history intact: {events} events, {devices} devices, every state matches its events").format(
         events=report.events, devices=report.devices))
     console.say("")
-    console.say(_("Try: refurb --db {db} show {tag}").format(db=folder / "refurb.db", tag=tag["t480"]))
+    shown = folder / "refurb.db" if database_url.startswith("sqlite") else database_url
+    console.say(_("Try: refurb --db {db} show {tag}").format(db=shown, tag=tag["t480"]))
     return tag
 
 

@@ -308,11 +308,26 @@ def rows(action):
     return [t for t in TABLE if t.action == action]
 
 
+# Events that record something without moving the device.
+RECORD_LABELS = {
+    "media_added": N_("storage medium recorded"),
+    "media_none": N_("no storage stated"),
+    "wipe_recorded": N_("wipe recorded"),
+    "lock_released": N_("lock lifted"),
+    "donor_added": N_("donor added"),
+    "batch_added": N_("batch opened"),
+    "batch_closed": N_("batch closed"),
+    "digipunt_added": N_("digipunt added"),
+    "operator_set": N_("operator role set"),
+}
+
+
 def label(action):
+    """The words for an event's action in the current language."""
     for t in TABLE:
         if t.action == action:
             return _(t.label)
-    return action
+    return _(RECORD_LABELS[action]) if action in RECORD_LABELS else action
 
 
 class TableError(Exception):

@@ -5,7 +5,7 @@ Times are aware UTC datetimes (timestamptz on PostgreSQL); JSON-shaped columns a
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -86,7 +86,7 @@ class StorageMedium(SQLModel, table=True):
     device_id: int = Field(foreign_key="device.id", index=True)
     serial: str = Field(index=True)
     type: str
-    size_bytes: int | None = None
+    size_bytes: int | None = Field(default=None, sa_column=Column(BigInteger))
     model: str | None = None
     created_at: datetime
 
@@ -98,7 +98,7 @@ class Evidence(SQLModel, table=True):
     device_id: int | None = Field(default=None, foreign_key="device.id", index=True)
     filename: str
     sha256: str = Field(index=True)
-    size: int
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
     content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime
 

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from types import MappingProxyType
+from types import MappingProxyType, SimpleNamespace
 
 from sqlalchemy import func, select
 
@@ -480,48 +480,49 @@ def list_digipunten(ctx):
 
 
 def add_operator(ctx, name, role):
+    """Add an operator or change a role; any role but volunteer, and any change, needs a lead."""
     name = _clean(name, _("operator name"))
     with writing(ctx) as w:
         existing = w.s.exec(select(Operator).where(Operator.name == name)).scalars().first()
-        if role != "volunteer":
+        if existing is not None and existing.role == role:
+            return {"name": name, "role": role, "noop": True}
+        if existing is w.operator:
+            raise NotAllowed(_("operators cannot change their own role"), hint=_("ask another lead"))
+        if role != "volunteer" or existing is not None:
             w.require_lead(_("giving the role {role}").format(role=role))
-        if existing is not None and existing is not w.operator:
-            if existing.role == role:
-                return {"name": name, "role": role, "noop": True}
+        if existing is None:
+            w.s.add(Operator(name=name, role=role, created_at=now()))
+        else:
             existing.role = role
             w.s.add(existing)
-        elif existing is w.operator and existing.role != role:
-            raise NotAllowed(_("operators cannot change their own role"), hint=_("ask another lead"))
-        else:
-            w.s.add(Operator(name=name, role=role, created_at=now()))
         w.event("operator_set", data={"operator": name, "role": role})
         return {"name": name, "role": role, "noop": False}
 
 
 def bootstrap_lead(ctx, name):
-    """The first lead of a new database (used by `refurb init --lead NAME` and the demo)."""
+    """The first lead of a new database (`refurb init --lead NAME`, the demo, tests)."""
+    from dataclasses import replace
+
     name = _clean(name, _("operator name"))
     _ready(ctx)
     with db.session(ctx.url, write=True) as s:
-        leads = s.exec(select(func.count(Operator.id)).where(Operator.role.in_(("lead", "admin")))).scalar()
-        op = s.exec(select(Operator).where(Operator.name == name)).scalars().first()
-        if leads and not (op and op.role in ("lead", "admin")):
+        leads = s.exec(select(Operator.name).where(Operator.role.in_(("lead", "admin")))).scalars().all()
+        if name in leads:
+            return {"name": name, "role": "lead", "noop": True}
+        if leads:
             raise NotAllowed(
                 _("this database has a lead already; only a lead can make another"),
                 hint=_("refurb operator add NAME --role lead --operator <a lead>"),
             )
+        op = s.exec(select(Operator).where(Operator.name == name)).scalars().first()
         if op is None:
             s.add(Operator(name=name, role="lead", created_at=now()))
-        elif op.role == "volunteer":
+        else:
             op.role = "lead"
             s.add(op)
-        w = Writer.__new__(Writer)
-        w.s, w.ctx, w.head, w.written = s, ctx, s.get(ChainHead, 1), []
         s.flush()
-        w.operator = s.exec(select(Operator).where(Operator.name == name)).scalars().one()
-        w.station = Writer._station(w, ctx.where)
-        w.event("operator_set", data={"operator": name, "role": "lead"})
-    return {"name": name, "role": "lead"}
+        Writer(s, replace(ctx, operator=name)).event("operator_set", data={"operator": name, "role": "lead"})
+    return {"name": name, "role": "lead", "noop": False}
 
 
 def list_operators(ctx):
@@ -821,11 +822,16 @@ def reimage(ctx, code, image_id):
         return _device_result(device, events, image=image_id)
 
 
-def record_qc(ctx, code, passed, checks=None, grade=None):
-    """Record a quality check; --pass is refused when a mandatory item was recorded as failed."""
+def record_qc(ctx, code, passed, checks=None, grade=None, battery=None):
+    """Record a quality check; --pass is refused when a mandatory item was recorded as failed.
+
+    `battery` is the measured battery health in %: below the checklist's threshold (or the policy's
+    battery_min_health) the battery item fails."""
     from .states import GRADES
 
     checks = dict(checks or {})
+    if battery is not None and not 0 <= battery <= 100:
+        raise UsageProblem(_("battery health must be 0 to 100 %"), hint="--battery 81")
     if grade is not None and grade not in GRADES:
         raise UsageProblem(_("grade must be one of {choices}").format(choices=", ".join(GRADES)), hint="--grade A|B|C")
     for item, value in checks.items():
@@ -841,6 +847,12 @@ def record_qc(ctx, code, passed, checks=None, grade=None):
                 _("not on the {kind} checklist: {items}").format(kind=device.kind, items=", ".join(unknown)),
                 hint=_("items: {ids}").format(ids=", ".join(i.id for i in checklist.items)),
             )
+        measured = {}
+        item = checklist.item("battery")
+        if battery is not None and item is not None:
+            minimum = ctx.settings.battery_min_health or item.threshold or 0
+            checks["battery"] = "ok" if battery >= minimum else "fail"
+            measured = {"battery_health": battery, "battery_min": minimum}
         failed = [i for i in checklist.mandatory_ids() if checks.get(i) == "fail"]
         if passed:
             if failed:
@@ -862,12 +874,16 @@ def record_qc(ctx, code, passed, checks=None, grade=None):
         plan = lifecycle.plan(facts, action, force=ctx.force)
         if plan.noop:
             return _device_result(device, [], result=result, grade=device.grade)
-        events = w.apply(device, plan, {"result": result, "grade": grade, "checks": checks})
+        events = w.apply(device, plan, {"result": result, "grade": grade, "checks": checks, **measured})
         q.event_id = events[-1].id
         w.s.add(q)
+        if measured:
+            specs = json.loads(device.specs or "{}")
+            specs["battery_health"] = battery
+            device.specs = canonical(specs)
         if passed:
             device.grade = grade
-            w.s.add(device)
+        w.s.add(device)
         return _device_result(device, events, result=result, grade=grade)
 
 
@@ -1180,7 +1196,7 @@ def verify_audit(ctx):
         states = {}
         result = s.connection().execute(select(Event.__table__).order_by(cols.id)).yield_per(5000)
         for row in result:
-            e = Event(**row._mapping)
+            e = SimpleNamespace(**row._mapping)
             report.events += 1
             if e.id != expected_id:
                 report.problems.append(_("event {id}: events {first}–{last} are missing (deleted)").format(

@@ -74,7 +74,7 @@ def upgrade():
     op.create_table(
         "evidence", _id(), sa.Column("device_id", sa.Integer, sa.ForeignKey("device.id")),
         sa.Column("filename", sa.String, nullable=False), sa.Column("sha256", sa.String, nullable=False),
-        sa.Column("size", sa.Integer, nullable=False), sa.Column("content", sa.LargeBinary, nullable=False),
+        sa.Column("size", sa.BigInteger, nullable=False), sa.Column("content", sa.LargeBinary, nullable=False),
         _ts("created_at"),
     )
     op.create_index("ix_evidence_device_id", "evidence", ["device_id"])
