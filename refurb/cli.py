@@ -12,10 +12,11 @@ from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from . import i18n
 from .errors import Interrupted, RefurbError, UsageProblem
-from .i18n import _
+from .i18n import _, ngettext
 from .states import CONDITIONS, DEVICE_KINDS, GRADES, LOCK_KINDS, MEDIA_TYPES, ROLES, State
 
 
@@ -31,6 +32,9 @@ def _peek_config_lang():
 
 i18n.setup(i18n.detect(sys.argv[1:], os.environ, _peek_config_lang()))
 
+# Typer's own parser errors (missing option, bad value …) keep their exit code 2 and wording.
+PARSER_ERRORS = (TyperException, typer.Exit, typer.Abort)
+
 
 class RefurbGroup(TyperGroup):
     """The one place where exceptions become messages and exit codes."""
@@ -45,7 +49,7 @@ class RefurbGroup(TyperGroup):
         except BrokenPipeError:
             sys.stderr.close()
             raise typer.Exit(1) from None
-        except (typer.Exit, typer.Abort):
+        except PARSER_ERRORS:
             raise
         except Exception as exc:  # a bug: say so in one line, the traceback only with --debug
             if (ctx.obj or {}).get("debug"):
@@ -114,7 +118,9 @@ ForceOpt = Annotated[
     str | None,
     typer.Option("--force", help=_("A lead overrides failing guards, giving the reason (never the wipe guard).")),
 ]
-Code = Annotated[str, typer.Argument(help=_("Asset tag, donor asset tag, serial, IMEI or MAC."), show_default=False)]
+Code = Annotated[
+    str, typer.Argument(help=_("Asset tag, donor asset tag, serial, IMEI or MAC."), show_default=False, metavar="CODE")
+]
 
 
 @app.callback()
@@ -221,7 +227,7 @@ def lifecycle_cmd(json_out: Json = False):
     from . import lifecycle
 
     rows = [
-        {"action": t.action, "from": sorted(str(s) for s in t.sources if s is not None), "to": str(t.target),
+        {"action": t.action, "from": [str(s) for s in State if s in t.sources], "to": str(t.target),
          "guards": [g.name for g in t.guards], "auto": t.auto, "forceable": [g.name for g in t.guards if g.forceable]}
         for t in lifecycle.TABLE
     ]
@@ -284,11 +290,9 @@ def batch_close(tctx: typer.Context, ref: str, json_out: Json = False, operator:
         c.ok(_("batch {ref} closed: {n} received, {m} missing, {x} extra").format(
             ref=r["ref"], n=r["received"], m=len(r["missing"]), x=len(r["extra"])))
         for d in r["missing"]:
-            c.say("  " + _("missing: {tag} {serial} {model}").format(tag=d["tag"], serial=d["serial"] or d["donor_tag"] or "",
-                                                                   model=d["model"] or ""), style="yellow")
+            c.say("  " + _("missing: {device}").format(device=c.device_words(d)), style="yellow")
         for d in r["extra"]:
-            c.say("  " + _("extra: {tag} {serial} {model}").format(tag=d["tag"], serial=d["serial"] or "",
-                                                                 model=d["model"] or ""))
+            c.say("  " + _("extra: {device}").format(device=c.device_words(d)))
 
     _show(json_out, r, render)
 
@@ -435,7 +439,7 @@ def media_add(
     _show(json_out, r, lambda c, r: c.ok(_("{tag}: medium {serial} ({type}) recorded").format(**r)))
 
 
-@media_app.command("none", help=_("State that a device has no storage of its own.\n\nExample: refurb media none RB-000150-3"))
+@media_app.command("none", help=_("State that a device has no storage of its own.\n\nExample: refurb media none RB-000150-K"))
 def media_none(tctx: typer.Context, code: Code, json_out: Json = False, operator: OperatorOpt = None,
                station: StationOpt = None):
     from . import services
@@ -535,7 +539,7 @@ def qc(
 
 
 @app.command(help=_("Record a lock only the donor can lift (Activation Lock, MDM, BIOS password …).\n\n"
-                    "Example: refurb lock RB-000143-5 --kind activation-lock"))
+                    "Example: refurb lock RB-000143-H --kind activation-lock"))
 def lock(
     tctx: typer.Context, code: Code,
     kind: Annotated[str, typer.Option("--kind", help=_("Lock kind: ") + ", ".join(LOCK_KINDS), show_default=False)],
@@ -550,7 +554,7 @@ def lock(
 
 
 @app.command(help=_("Lift a lock with evidence of its release (a lead).\n\n"
-                    "Example: refurb unlock RB-000143-5 --evidence donor-release.pdf --operator Sara"))
+                    "Example: refurb unlock RB-000143-H --evidence donor-release.pdf --operator Sara"))
 def unlock(
     tctx: typer.Context, code: Code,
     evidence: Annotated[Path, typer.Option("--evidence", help=_("Proof of release (file)."), show_default=False)],
@@ -565,7 +569,7 @@ def unlock(
 
 
 @app.command(help=_("Send a device to repair, or take it out with --done.\n\n"
-                    "Example: refurb repair RB-000144-3 --note \"keyboard\"   then   refurb repair RB-000144-3 --done"))
+                    "Example: refurb repair RB-000144-F --note \"keyboard\"   then   refurb repair RB-000144-F --done"))
 def repair(
     tctx: typer.Context, code: Code,
     done: Annotated[bool, typer.Option("--done", help=_("The repair is finished."))] = False,
@@ -580,7 +584,7 @@ def repair(
 
 
 @app.command(help=_("Harvest a device for parts (an end state; its media must be wiped or destroyed).\n\n"
-                    "Example: refurb parts RB-000145-1"))
+                    "Example: refurb parts RB-000145-D"))
 def parts(tctx: typer.Context, code: Code, note: Annotated[str | None, typer.Option("--note")] = None,
           json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None, force: ForceOpt = None):
     from . import services
@@ -590,7 +594,7 @@ def parts(tctx: typer.Context, code: Code, note: Annotated[str | None, typer.Opt
 
 
 @app.command(help=_("Hand a device to a recycler (a lead; its media must be wiped or destroyed).\n\n"
-                    "Example: refurb recycle RB-000146-X --recycler \"Recupel\" --reference R-2026-118"))
+                    "Example: refurb recycle RB-000146-B --recycler \"Recupel\" --reference R-2026-118"))
 def recycle(
     tctx: typer.Context, code: Code,
     recycler: Annotated[str, typer.Option("--recycler", help=_("Who takes it."), show_default=False)],
@@ -604,7 +608,7 @@ def recycle(
 
 
 @app.command("return-to-donor", help=_("Give a device back to its donor (an end state).\n\n"
-                                       "Example: refurb return-to-donor RB-000147-8 --note \"still leased\""))
+                                       "Example: refurb return-to-donor RB-000147-9 --note \"still leased\""))
 def return_to_donor(tctx: typer.Context, code: Code, note: Annotated[str | None, typer.Option("--note")] = None,
                     json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None):
     from . import services
@@ -653,7 +657,7 @@ def loan_out(
             raise UsageProblem(_("--due: {value!r} is not a date").format(value=due), hint="--due YYYY-MM-DD") from None
     r = services.loan_out(_ctx(tctx, operator, station, force), code, borrower, due_date, accessory or [])
     _show(json_out, r, lambda c, r: c.transition(r, _("{tag} lent to {borrower}, due {due}").format(
-        tag=r["tag"], borrower=r["borrower"], due=r["due"])))
+        tag=r["tag"], borrower=r["borrower"], due=c.day(r["due"]))))
 
 
 @loan_app.command("return", help=_("Take a device back; it goes to the wipe queue (damaged: to repair).\n\n"
@@ -729,8 +733,11 @@ def audit_verify(tctx: typer.Context, json_out: Json = False):
         )
     from . import console
 
-    console.ok(_("history intact: {events} events, {devices} devices, every state matches its events").format(
-        events=report.events, devices=report.devices))
+    console.ok(ngettext(
+        "history intact: {events} events, {devices} device, every state matches its events",
+        "history intact: {events} events, {devices} devices, every state matches its events",
+        report.devices,
+    ).format(events=report.events, devices=report.devices))
 
 
 @db_app.command("backup", help=_("Write a consistent copy of the database while stations keep working.\n\n"

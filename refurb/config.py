@@ -60,12 +60,20 @@ def default_home(environ):
     return Path(data) / "refurb"
 
 
-def read_config_file(path):
-    """The config file's values (validated), or {} when it does not exist."""
+def read_config_file(path, must_exist=False):
+    """The config file's values (validated), or {} when the default file does not exist.
+
+    A file named explicitly (--config, REFURB_CONFIG) must exist: a typo must not silently
+    fall back to the defaults."""
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:
-        return {}
+        if not must_exist:
+            return {}
+        raise InvalidConfig(
+            _("{file}: no such config file").format(file=path),
+            hint=_("check the path given by --config or REFURB_CONFIG"),
+        ) from None
     except OSError as exc:
         raise InvalidConfig(
             _("{file}: cannot read: {reason}").format(file=path, reason=exc.strerror),
@@ -115,8 +123,9 @@ def load(environ=None, config_file=None):
     """Settings from defaults, the config file and the environment (options come later)."""
     environ = os.environ if environ is None else environ
     home = default_home(environ)
-    config_path = Path(config_file or environ.get("REFURB_CONFIG") or home / "config.toml").expanduser()
-    file_values = read_config_file(config_path)
+    explicit = config_file or environ.get("REFURB_CONFIG")
+    config_path = Path(explicit or home / "config.toml").expanduser()
+    file_values = read_config_file(config_path, must_exist=bool(explicit))
     values = {k: v for k, v in file_values.items() if k != "policy"}
     for key, var in ENV.items():
         if environ.get(var):

@@ -140,7 +140,7 @@ def device_card(d):
         line += Text(" · " + _("locked: {kinds}").format(kinds=", ".join(d["open_locks"])), style="red")
     if d.get("loan"):
         line += Text(" · " + _("lent to {borrower}, due {due}").format(
-            borrower=d["loan"]["borrower"], due=_date(d["loan"]["due"])))
+            borrower=d["loan"]["borrower"], due=day(d["loan"]["due"])))
     out.print(line)
     out.print()
     table = Table(box=None, show_header=False, pad_edge=False)
@@ -154,9 +154,15 @@ def device_card(d):
     out.print(table)
 
 
-def _date(iso_date):
+def day(iso_date):
+    """'2027-01-31' → '31/01/2027' (SPEC §11: dates for people are dd/mm/yyyy)."""
     y, m, d = iso_date.split("-")
     return f"{d}/{m}/{y}"
+
+
+def device_words(d):
+    """'RB-000001-0 PF1ABC23 Lenovo ThinkPad T480' without empty parts."""
+    return " ".join(x for x in (d["tag"], d.get("serial") or d.get("donor_tag"), d.get("make"), d.get("model")) if x)
 
 
 def _details(e):

@@ -31,8 +31,15 @@ def normalise_url(url):
     if url.startswith(("postgres://", "postgresql://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     if "://" not in url:
-        return "sqlite:///" + str(Path(url).expanduser())
+        return "sqlite:///" + str(Path(url).expanduser().resolve())
     return url
+
+
+def sqlite_path(url):
+    """The file of a SQLite URL, or None for an in-memory database."""
+    url = normalise_url(url)
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    return None if path in ("", ":memory:") else Path(path)
 
 
 def display_url(url):
@@ -60,9 +67,6 @@ def dispose_all():
 
 def _make_engine(url):
     if is_sqlite(url):
-        path = url.split(":///", 1)[1] if ":///" in url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
         @event.listens_for(engine, "connect")
@@ -95,6 +99,9 @@ def _db_error(exc, url):
 
 def current_revision(url):
     """The Alembic revision stamped in the database, or None for an empty database."""
+    path = sqlite_path(normalise_url(url)) if is_sqlite(normalise_url(url)) else None
+    if path is not None and not path.exists():
+        return None  # do not create a file (or folders) for a mistyped path just by looking
     engine = engine_for(url)
     try:
         with engine.connect() as conn:
@@ -144,6 +151,8 @@ def migrate(url, revision="head"):
     from alembic import command
 
     before = current_revision(url)
+    if is_sqlite(normalise_url(url)) and sqlite_path(url) is not None:
+        sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
     cfg = alembic_config(url)
     engine = engine_for(url)
     try:

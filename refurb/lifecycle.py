@@ -193,6 +193,11 @@ def _image_suits(f):
 
 def _qc_passed(f):
     fix = _("refurb qc {tag} --pass --grade A|B|C").format(tag=f.tag)
+    if f.image_since_wipe() is None:
+        floor = max(f.last_wipe_event(), f.cycle_start)
+        if any(q.event_id > floor for q in f.qcs):
+            return []  # a check done before the image: IMAGE_RECORDED names what is missing
+        return [(_("no passing quality check since the last image"), fix)]
     qc = f.qc_since_image()
     if qc is None or qc.result != "pass":
         return [(_("no passing quality check since the last image"), fix)]

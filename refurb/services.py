@@ -672,17 +672,17 @@ def add_medium(ctx, code, type, serial, size_bytes=None, model=None):
     serial = _clean(serial, _("medium serial"))
     with writing(ctx) as w:
         device = resolve(w.s, code)
-        _require_state(device, MEDIA_EDITABLE, _("add a storage medium"))
         existing = w.s.exec(
             select(StorageMedium).where(StorageMedium.device_id == device.id, StorageMedium.serial == serial)
         ).scalars().first()
         if existing is not None:
-            if existing.type == type:
+            if existing.type == type:  # a repeat (another station was first): harmless in any state
                 return {"tag": device.tag, "serial": serial, "type": type, "noop": True}
             raise Conflict(
                 _("{tag} has medium {serial} already, as {type}").format(tag=device.tag, serial=serial, type=existing.type),
                 hint=_("a medium's type cannot change; check the serial"),
             )
+        _require_state(device, MEDIA_EDITABLE, _("add a storage medium"))
         w.s.add(StorageMedium(device_id=device.id, serial=serial, type=type, size_bytes=size_bytes, model=model,
                               created_at=now()))
         if device.no_storage:
@@ -947,17 +947,18 @@ def to_parts(ctx, code, note=None):
 
 def recycle(ctx, code, recycler, reference=None):
     recycler = _clean(recycler, _("recycler"))
-    return _end(ctx, code, "recycle", {"recycler": recycler, "reference": reference}, lead=True)
+    return _end(ctx, code, "recycle", {"recycler": recycler, "reference": reference}, lead=_("recycling a device"))
 
 
 def return_to_donor(ctx, code, note=None):
     return _end(ctx, code, "return_to_donor", {"note": note})
 
 
-def _end(ctx, code, action, data, lead=False):
+def _end(ctx, code, action, data, lead=None):
+    """Move a device to an end state; `lead` names the action when only a lead may do it."""
     with writing(ctx) as w:
         if lead:
-            w.require_lead(lifecycle.label_verb(action))
+            w.require_lead(lead)
         device = resolve(w.s, code)
         events = _move(w, device, facts_for(w.s, device, ctx), action, data)
         device.location_id = None
@@ -1055,7 +1056,7 @@ def loan_return(ctx, code, condition):
 
 def loan_lost(ctx, code, note=None):
     with writing(ctx) as w:
-        w.require_lead(lifecycle.label_verb("lost"))
+        w.require_lead(_("marking a device lost"))
         device = resolve(w.s, code)
         loan = _open_loan(w.s, device)
         events = _move(w, device, facts_for(w.s, device, ctx), "lost", {"note": note})
@@ -1259,12 +1260,16 @@ def backup(ctx, dest):
             raise HardwareUnavailable(_("pg_dump is not installed"), hint=_("install postgresql-client"))
         u = make_url(url)
         plain = u.set(drivername="postgresql").render_as_string(hide_password=False)
-        tmp = dest.with_name(dest.name + ".part")
-        run = subprocess.run(["pg_dump", "--format=custom", "--file", str(tmp), plain], capture_output=True, text=True)
+        command = ["pg_dump", "--format=custom", "--file", str(tmp := dest.with_name(dest.name + ".part"))]
+        options = u.query.get("options", "")
+        if "search_path=" in options:  # refurb lives in one schema of a shared database: dump only that one
+            command += ["--schema", options.split("search_path=", 1)[1].split(",")[0].split()[0]]
+        run = subprocess.run([*command, plain], capture_output=True, text=True)
         if run.returncode:
             tmp.unlink(missing_ok=True)
-            raise RefurbError(_("pg_dump failed: {reason}").format(reason=run.stderr.strip().splitlines()[-1:]),
-                              hint=_("check the database URL and permissions"))
+            reason = (run.stderr.strip().splitlines() or ["?"])[-1]
+            raise RefurbError(_("pg_dump failed: {reason}").format(reason=reason),
+                              hint=_("check the database URL and permissions"), code="backup-failed")
         tmp.replace(dest)
     return {"file": str(dest), "size": dest.stat().st_size,
             "sha256": hashlib.sha256(dest.read_bytes()).hexdigest()}

@@ -13,7 +13,7 @@ import re
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 MODULUS = 37
 WIDTH = 6
-TAG_SHAPE = re.compile(r"^([A-Z]{1,6})-?(\d{4,9})-?([0-9A-Z])$")
+TAG_SHAPE = re.compile(r"^([A-Z]{1,6})(-?)(\d{6,9})\2([0-9A-Z])$")  # both dashes or none
 PREFIX_SHAPE = re.compile(r"^[A-Z]{1,6}$")
 
 
@@ -67,14 +67,14 @@ def normalise(text):
 
 
 def parse(text):
-    """'rb-000142-7' → ('RB', 142, 'RB-000142-7').
+    """'rb-000142-j' → ('RB', 142, 'RB-000142-J').
 
     Raises TagError when the text is not shaped like a tag, CheckMismatch when it is but
     the check character is wrong."""
     m = TAG_SHAPE.match(normalise(text))
     if not m:
         raise TagError(text)
-    prefix, digits, check = m.groups()
+    prefix, _dash, digits, check = m.groups()
     if check_value(prefix + digits) != ALPHABET.index(check):
         raise CheckMismatch(text)
     return prefix, int(digits), f"{prefix}-{digits}-{check}"
