@@ -277,36 +277,47 @@ def resolve(session, code):
 
 
 def facts_for(session, device, ctx, extra_wipes=(), extra_images=(), extra_qcs=()):
+    """What the guards may look at for one device: six small indexed queries, records of the
+    current cycle only (everything before the last registration, receipt or return no longer counts)."""
     did = device.id
-    media = session.exec(select(StorageMedium).where(StorageMedium.device_id == did).order_by(StorageMedium.id)).scalars().all()
+    events = session.exec(
+        select(Event.id, Event.action, Event.to_state).where(Event.device_id == did).order_by(Event.id)
+    ).all()
+    cycle = max((e.id for e in events if e.action in lifecycle.CYCLE_ACTIONS), default=0)
+    last_action = next((e.action for e in reversed(events) if e.to_state is not None), None)
+    media = session.exec(
+        select(StorageMedium.id, StorageMedium.serial, StorageMedium.type)
+        .where(StorageMedium.device_id == did).order_by(StorageMedium.id)
+    ).all()
     serial_of = {m.id: m.serial for m in media}
-    wipes = session.exec(select(WipeRecord).where(WipeRecord.device_id == did).order_by(WipeRecord.event_id)).scalars().all()
-    images = session.exec(select(ImageRecord).where(ImageRecord.device_id == did).order_by(ImageRecord.event_id)).scalars().all()
-    qcs = session.exec(select(QCRecord).where(QCRecord.device_id == did).order_by(QCRecord.event_id)).scalars().all()
-    locks = session.exec(select(Lock).where(Lock.device_id == did, Lock.released_at.is_(None))).scalars().all()
-    cycle = session.exec(
-        select(func.max(Event.id)).where(Event.device_id == did, Event.action.in_(lifecycle.CYCLE_ACTIONS))
-    ).scalar() or 0
-    last_action = session.exec(
-        select(Event.action).where(Event.device_id == did, Event.to_state.is_not(None)).order_by(Event.id.desc()).limit(1)
-    ).scalar()
-    had_loan = session.exec(select(func.count(Loan.id)).where(Loan.device_id == did)).scalar() > 0
+    wipes = session.exec(
+        select(WipeRecord.medium_id, WipeRecord.profile_id, WipeRecord.level, WipeRecord.result, WipeRecord.verified,
+               WipeRecord.event_id)
+        .where(WipeRecord.device_id == did, WipeRecord.event_id > cycle).order_by(WipeRecord.event_id)
+    ).all()
+    images = session.exec(
+        select(ImageRecord.image_id, ImageRecord.event_id)
+        .where(ImageRecord.device_id == did, ImageRecord.event_id > cycle).order_by(ImageRecord.event_id)
+    ).all()
+    qcs = session.exec(
+        select(QCRecord.kind, QCRecord.result, QCRecord.grade, QCRecord.items, QCRecord.event_id)
+        .where(QCRecord.device_id == did, QCRecord.event_id > cycle).order_by(QCRecord.event_id)
+    ).all()
+    locks = session.exec(select(Lock.kind).where(Lock.device_id == did, Lock.released_at.is_(None))).scalars().all()
     return Facts(
         tag=device.tag,
         state=State(device.state),
         kind=device.kind,
         no_storage=device.no_storage,
         media=tuple(Medium(m.serial, m.type) for m in media),
-        wipes=tuple(
-            Wipe(serial_of[w.medium_id], w.profile_id, w.level, w.result, w.verified, w.event_id) for w in wipes
-        )
+        wipes=tuple(Wipe(serial_of[w.medium_id], w.profile_id, w.level, w.result, w.verified, w.event_id) for w in wipes)
         + tuple(extra_wipes),
         images=tuple(ImageFact(i.image_id, i.event_id, _image_problems(i.image_id, device)) for i in images)
         + tuple(extra_images),
         qcs=tuple(_qc_fact(q) for q in qcs) + tuple(extra_qcs),
-        open_locks=tuple(lock.kind for lock in locks),
+        open_locks=tuple(locks),
         cycle_start=cycle,
-        had_loan=had_loan,
+        had_loan=any(e.action == "loan_out" for e in events),
         last_action=last_action,
         min_level=ctx.min_level,
     )
