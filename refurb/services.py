@@ -627,18 +627,18 @@ def _create_device(w, batch_ref, kind, entry, make, model, serial, donor_tag, im
 def register_device(ctx, batch, kind, make=None, model=None, serial=None, donor_tag=None, imei=None, mac=None,
                     specs=None):
     """A device physically here, not (or no longer) on a manifest: straight into intake."""
-    with writing(ctx) as w:
-        entry = lifecycle.rows("register")[0]
-        device, b = _create_device(w, batch, kind, entry, make, model, serial, donor_tag, imei, mac, specs)
-        return _summary(device, batch=b.ref)
+    return _enter(ctx, "register", batch, kind, make, model, serial, donor_tag, imei, mac, specs)
 
 
 def expect_device(ctx, batch, kind, make=None, model=None, serial=None, donor_tag=None, imei=None, mac=None,
                   specs=None):
     """A device listed on a donor's manifest, not yet here."""
+    return _enter(ctx, "expect", batch, kind, make, model, serial, donor_tag, imei, mac, specs)
+
+
+def _enter(ctx, action, batch, *fields):
     with writing(ctx) as w:
-        entry = lifecycle.rows("expect")[0]
-        device, b = _create_device(w, batch, kind, entry, make, model, serial, donor_tag, imei, mac, specs)
+        device, b = _create_device(w, batch, fields[0], lifecycle.rows(action)[0], *fields[1:])
         return _summary(device, batch=b.ref)
 
 
