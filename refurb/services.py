@@ -276,34 +276,46 @@ def resolve(session, code):
     )
 
 
+class _FactQueries:
+    """The statements facts_for runs, built once: building a select costs more than running it."""
+
+    def __init__(self):
+        from sqlalchemy import bindparam
+
+        did = bindparam("did")
+        cycle = bindparam("cycle")
+        self.events = select(Event.id, Event.action, Event.to_state).where(Event.device_id == did).order_by(Event.id)
+        self.media = (select(StorageMedium.id, StorageMedium.serial, StorageMedium.type)
+                      .where(StorageMedium.device_id == did).order_by(StorageMedium.id))
+        self.wipes = (select(WipeRecord.medium_id, WipeRecord.profile_id, WipeRecord.level, WipeRecord.result,
+                             WipeRecord.verified, WipeRecord.event_id)
+                      .where(WipeRecord.device_id == did, WipeRecord.event_id > cycle).order_by(WipeRecord.event_id))
+        self.images = (select(ImageRecord.image_id, ImageRecord.event_id)
+                       .where(ImageRecord.device_id == did, ImageRecord.event_id > cycle).order_by(ImageRecord.event_id))
+        self.qcs = (select(QCRecord.kind, QCRecord.result, QCRecord.grade, QCRecord.items, QCRecord.event_id)
+                    .where(QCRecord.device_id == did, QCRecord.event_id > cycle).order_by(QCRecord.event_id))
+        self.locks = select(Lock.kind).where(Lock.device_id == did, Lock.released_at.is_(None))
+
+
+_queries = None
+
+
 def facts_for(session, device, ctx, extra_wipes=(), extra_images=(), extra_qcs=()):
     """What the guards may look at for one device: six small indexed queries, records of the
     current cycle only (everything before the last registration, receipt or return no longer counts)."""
+    global _queries
+    q = _queries = _queries or _FactQueries()
+    run = session.connection().execute
     did = device.id
-    events = session.exec(
-        select(Event.id, Event.action, Event.to_state).where(Event.device_id == did).order_by(Event.id)
-    ).all()
+    events = run(q.events, {"did": did}).all()
     cycle = max((e.id for e in events if e.action in lifecycle.CYCLE_ACTIONS), default=0)
     last_action = next((e.action for e in reversed(events) if e.to_state is not None), None)
-    media = session.exec(
-        select(StorageMedium.id, StorageMedium.serial, StorageMedium.type)
-        .where(StorageMedium.device_id == did).order_by(StorageMedium.id)
-    ).all()
+    media = run(q.media, {"did": did}).all()
     serial_of = {m.id: m.serial for m in media}
-    wipes = session.exec(
-        select(WipeRecord.medium_id, WipeRecord.profile_id, WipeRecord.level, WipeRecord.result, WipeRecord.verified,
-               WipeRecord.event_id)
-        .where(WipeRecord.device_id == did, WipeRecord.event_id > cycle).order_by(WipeRecord.event_id)
-    ).all()
-    images = session.exec(
-        select(ImageRecord.image_id, ImageRecord.event_id)
-        .where(ImageRecord.device_id == did, ImageRecord.event_id > cycle).order_by(ImageRecord.event_id)
-    ).all()
-    qcs = session.exec(
-        select(QCRecord.kind, QCRecord.result, QCRecord.grade, QCRecord.items, QCRecord.event_id)
-        .where(QCRecord.device_id == did, QCRecord.event_id > cycle).order_by(QCRecord.event_id)
-    ).all()
-    locks = session.exec(select(Lock.kind).where(Lock.device_id == did, Lock.released_at.is_(None))).scalars().all()
+    wipes = run(q.wipes, {"did": did, "cycle": cycle}).all()
+    images = run(q.images, {"did": did, "cycle": cycle}).all()
+    qcs = run(q.qcs, {"did": did, "cycle": cycle}).all()
+    locks = run(q.locks, {"did": did}).scalars().all()
     return Facts(
         tag=device.tag,
         state=State(device.state),
@@ -314,7 +326,7 @@ def facts_for(session, device, ctx, extra_wipes=(), extra_images=(), extra_qcs=(
         + tuple(extra_wipes),
         images=tuple(ImageFact(i.image_id, i.event_id, _image_problems(i.image_id, device)) for i in images)
         + tuple(extra_images),
-        qcs=tuple(_qc_fact(q) for q in qcs) + tuple(extra_qcs),
+        qcs=tuple(_qc_fact(r) for r in qcs) + tuple(extra_qcs),
         open_locks=tuple(locks),
         cycle_start=cycle,
         had_loan=any(e.action == "loan_out" for e in events),
