@@ -16,7 +16,7 @@ from .stats import median, ms, p99
 HERE = Path(__file__).resolve().parent
 DEFAULT_PG = os.environ.get("REFURB_BENCH_PG") or os.environ.get("REFURB_TEST_PG") or \
     "postgresql://postgres@127.0.0.1:5432/test"
-PARTS = ("startup", "sqlite", "postgres")
+PARTS = ("startup", "sqlite", "postgres", "decoding")
 SQLITE_MEDIAN_MS, SQLITE_P99_MS, PG_FACTOR = 5, 20, 3
 
 
@@ -36,6 +36,8 @@ def parse(argv):
                    "by making every device through refurb.services (slow)")
     p.add_argument("--pg", default=DEFAULT_PG, help="PostgreSQL server to use, in a scratch schema "
                    "(default: REFURB_BENCH_PG, REFURB_TEST_PG or the local test server)")
+    p.add_argument("--zxing-samples", type=Path, default=None, help="the decoding corpus (default: "
+                   "../shared/external/zxing-samples next to the checkout)")
     p.add_argument("--only", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
     p.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     p.add_argument("--no-write", action="store_true", help="print the table only")
@@ -60,6 +62,19 @@ def bench_startup(args, figures, notes):
                                  "floor: `python -c pass` with the same interpreter"))
     notes.append(f"Start-up: median of {r['runs']} alternating runs of each command after one warm-up run, "
                  "stdout discarded.")
+
+
+def bench_decoding(args, figures, sections, notes):
+    from . import decoding
+
+    root = args.zxing_samples or decoding.ROOT
+    if not root.is_dir():
+        notes.append(f"Decoding: not measured, {root} is missing.")
+        return
+    more_figures, more_sections, more_notes = decoding.report(decoding.measure(root, progress=log))
+    figures += more_figures
+    sections += more_sections
+    notes += more_notes
 
 
 def bench_database(kind, url, home, args, figures, details, notes, run):
@@ -112,7 +127,7 @@ def bench_database(kind, url, home, args, figures, details, notes, run):
 def main(argv=None):
     args = parse(sys.argv[1:] if argv is None else argv)
     info = report.machine()
-    figures, details, notes = [], [], []
+    figures, details, notes, sections = [], [], [], []
     run = {"argv": shlex.join(sys.argv[1:] if argv is None else argv)}
     os.environ["REFURB_LANG"] = "en"
     started = time.perf_counter()
@@ -137,6 +152,9 @@ def main(argv=None):
             finally:
                 drop()
 
+    if "decoding" in args.only:
+        bench_decoding(args, figures, sections, notes)
+
     medians = run.get("medians", {})
     if "SQLite" in medians and "PostgreSQL" in medians:
         ratio = medians["PostgreSQL"][0] / medians["SQLite"][0]
@@ -148,13 +166,14 @@ def main(argv=None):
         notes.append(f"{label}: {devices} devices and {events} events, filled in {fill:.1f} s ({how}). "
                      "SPEC §12's station budget is for 100 000 devices and 1 000 000 events: "
                      "`python -m benchmarks --devices 170000` gets there.")
-    notes.append("Transitions: each timed device goes wiped → imaged (refurb.services.reimage) → ready "
-                 "(record_qc --pass) → allocated (allocate), as a station calls them: tag resolved, guards "
-                 "checked, records and hash-chained events committed in one transaction. One floor write "
-                 f"follows each transition; the first {run.get('warmup', 5)} devices warm up and are not counted. "
-                 "p99 is nearest-rank.")
-    notes.append("Audit: services.verify_audit walks the whole chain and replays every device; floor: read "
-                 "every event row in id order with the bare driver and SHA-256 it. The SPEC sets no budget.")
+    if run.get("sizes"):  # a database was measured
+        notes.append("Transitions: each timed device goes wiped → imaged (refurb.services.reimage) → ready "
+                     "(record_qc --pass) → allocated (allocate), as a station calls them: tag resolved, guards "
+                     "checked, records and hash-chained events committed in one transaction. One floor write "
+                     f"follows each transition; the first {run.get('warmup', 5)} devices warm up and are not "
+                     "counted. p99 is nearest-rank.")
+        notes.append("Audit: services.verify_audit walks the whole chain and replays every device; floor: read "
+                     "every event row in id order with the bare driver and SHA-256 it. The SPEC sets no budget.")
     notes.append(f"Whole run: {time.perf_counter() - started:.0f} s.")
 
     end_load = os.getloadavg()[0]
@@ -166,7 +185,7 @@ def main(argv=None):
     if "PostgreSQL" not in run.get("sizes", {}) and "postgres" in args.only:
         print(f"(PostgreSQL not measured: {run.get('pg_skip', 'it failed')})")
     if not args.no_write:
-        args.output.write_text(report.markdown(figures, info, run, details, notes), encoding="utf-8")
+        args.output.write_text(report.markdown(figures, info, run, details, notes, sections), encoding="utf-8")
         log(f"wrote {args.output}")
     over = [f.name for f in figures if f.within is False]
     if over:

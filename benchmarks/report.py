@@ -20,7 +20,8 @@ class Figure:
     budget: float | None = None  # milliseconds; None: the SPEC sets none
     floor: float | None = None  # milliseconds, measured in the same run
     note: str = ""
-    unit: str = "ms"  # "ms", or "x" for a figure that is itself a ratio
+    unit: str = "ms"  # "ms"; "x" for a figure that is itself a ratio; "n" for a count (images read, wrong texts)
+    at_least: bool = False  # the budget is a minimum (images read), not a maximum
 
     @property
     def ratio(self):
@@ -28,15 +29,17 @@ class Figure:
 
     @property
     def within(self):
-        return None if self.budget is None else self.value <= self.budget
+        if self.budget is None:
+            return None
+        return self.value >= self.budget if self.at_least else self.value <= self.budget
 
     def cells(self):
-        fmt = _ms if self.unit == "ms" else (lambda v: f"{v:.2f}×")
+        fmt = {"ms": _ms, "x": lambda v: f"{v:.2f}×", "n": lambda v: f"{v:.0f}"}[self.unit]
         return [
             self.name,
             fmt(self.value),
-            f"≤ {fmt(self.budget)}" if self.budget is not None else "—",
-            _ms(self.floor) if self.floor is not None else "—",
+            f"{'≥' if self.at_least else '≤'} {fmt(self.budget)}" if self.budget is not None else "—",
+            (fmt if self.unit == "n" else _ms)(self.floor) if self.floor is not None else "—",
             f"{self.ratio:.1f}×" if self.ratio is not None else "—",
             {True: "yes", False: "**NO**", None: "—"}[self.within],
         ]
@@ -96,7 +99,8 @@ def _md_table(headers, rows):
     return "\n".join(out)
 
 
-def markdown(figures, info, run, details, notes):
+def markdown(figures, info, run, details, notes, sections=()):
+    """sections: (title, headers, rows, text under the table) for parts with a table of their own."""
     now = datetime.now(ZoneInfo("Europe/Brussels"))
     lines = [
         "# Benchmark results",
@@ -127,6 +131,8 @@ def markdown(figures, info, run, details, notes):
                   _md_table(["database", "step", "median", "p99", "median CPU (this process)", "samples"], details),
                   "", "CPU time counts only this Python process (not the PostgreSQL server); on a busy machine it "
                   "shows what refurb itself spends when the wall time also holds the wait for a CPU.", ""]
+    for title, headers, rows, text in sections:
+        lines += ["", f"## {title}", "", _md_table(headers, rows), ""] + ([text, ""] if text else [])
     if notes:
         lines += ["## How these were measured", ""] + [f"- {n}" for n in notes]
     return "\n".join(lines).rstrip() + "\n"
