@@ -750,6 +750,175 @@ def db_backup(tctx: typer.Context, file: Path, json_out: Json = False):
         file=r["file"], size=r["size"], sha=r["sha256"][:16] + "…")))
 
 
+# ---------------------------------------------------------------------------- scanning stations
+
+station_app = _group("station", _("Scanning stations: one job, one scan per device, no typing."))
+scan_app = _group("scan", _("Decode barcodes from photos and webcams."))
+
+ImageCtx = Annotated[str | None, typer.Option("--image", help=_("Image id for the image station (or scan an image card)."))]
+DigipuntCtx = Annotated[str | None, typer.Option("--digipunt", help=_("Digipunt for the allocate station (or scan its card)."))]
+GradeCtx = Annotated[str | None, typer.Option("--grade", help=_("Grade for the qc station: A, B or C (or scan a grade card)."))]
+BatchCtx = Annotated[str | None, typer.Option("--batch", help=_("Batch for devices registered at the intake station."))]
+
+
+def _station_loop(tctx, mode, json_out, operator, station, image=None, digipunt=None, grade=None, batch=None):
+    """Read scans from stdin, one per line, until EOF or Ctrl-C; exit 1 when any scan was refused."""
+    from . import console
+    from .station import Context as StationContext
+    from .station import Station
+
+    ctx = _ctx(tctx, operator, station)
+    if grade is not None:
+        grade = grade.upper()
+        _choice(grade, GRADES, "--grade")
+    person = sys.stdin.isatty()
+    st = Station(ctx, mode, StationContext(image=image, digipunt=digipunt, grade=grade, batch=batch),
+                 register=_registration_prompt(ctx, batch) if person else None)
+    if not json_out:
+        console.station_header(st)
+    try:
+        for raw in sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin:
+            text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+            outcome = st.handle(text)
+            if outcome is not None:
+                console.scan_result(outcome, st, json_out)
+    except KeyboardInterrupt:
+        pass
+    if not json_out:
+        console.station_summary(st.summary())
+    if st.refused_count:
+        raise typer.Exit(1)
+
+
+def _registration_prompt(ctx, batch):
+    def ask(code):
+        typer.echo(_("{code} is not known. Register it now? (empty answer: no)").format(code=code))
+        b = batch or typer.prompt(_("batch"), default="", show_default=False)
+        if not b:
+            return None
+        kind = typer.prompt(_("kind"), default="laptop")
+        make = typer.prompt(_("make"), default="", show_default=False) or None
+        model = typer.prompt(_("model"), default="", show_default=False) or None
+        return {"batch": b, "kind": kind, "make": make, "model": model, "serial": code}
+
+    return ask
+
+
+def _make_station_command(mode, options, summary):
+    # one command per mode; the shared loop above does the work
+    def command(tctx: typer.Context, json_out: Json = False, operator: OperatorOpt = None,
+                station: StationOpt = None, **context):
+        _station_loop(tctx, mode, json_out, operator, station, **context)
+
+    import inspect
+
+    params = list(inspect.signature(command).parameters.values())[:-1]
+    extra = {"image": ("image", ImageCtx), "digipunt": ("digipunt", DigipuntCtx), "grade": ("grade", GradeCtx),
+             "batch": ("batch", BatchCtx)}
+    for name in options:
+        params.append(inspect.Parameter(extra[name][0], inspect.Parameter.KEYWORD_ONLY, default=None,
+                                        annotation=extra[name][1]))
+    command.__signature__ = inspect.Signature(params)
+    command.__name__ = f"station_{mode}"
+    station_app.command(mode, help=summary)(command)
+
+
+STATION_MODES = (
+    ("intake", ("batch",), _("Receive expected devices by scanning them (unknown codes: register at a terminal).\n\n"
+                             "Example: refurb station intake --operator An < scans.txt")),
+    ("wipe", (), _("Put scanned devices on the wipe bench (→ wiping).\n\nExample: refurb station wipe --operator Bram")),
+    ("image", ("image",), _("Record the image on every scanned device.\n\n"
+                            "Example: refurb station image --image linux-mint --operator Bram")),
+    ("qc", ("grade",), _("Quality check per scan: the grade card and ALL OK pass, a failing-item card fails the next device.\n\n"
+                         "Example: refurb station qc --grade B --operator Sara")),
+    ("allocate", ("digipunt",), _("Allocate every scanned device to one digipunt.\n\n"
+                                  "Example: refurb station allocate --digipunt \"Gent Zuid\" --operator Sara")),
+    ("loan", (), _("Lend out: scan the device, then the borrower's card.\n\nExample: refurb station loan --operator Lies")),
+    ("return", (), _("Take devices back (condition ok unless a condition card says otherwise).\n\n"
+                     "Example: refurb station return --operator Lies")),
+    ("lookup", (), _("Show where each scanned device is.\n\nExample: refurb station lookup")),
+)
+for _mode, _opts, _summary in STATION_MODES:
+    _make_station_command(_mode, _opts, _summary)
+
+
+@station_app.command("cards", help=_("Print the command cards and operator badges the stations understand.\n\n"
+                                     "Example: refurb station cards --out cards.pdf"))
+def station_cards(
+    tctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", help=_("PDF file to write."), show_default=False, dir_okay=False)],
+    json_out: Json = False,
+):
+    from . import cards, scanning, services
+
+    ctx = _ctx(tctx)
+    from . import catalog
+
+    checklist_items = sorted({i.id for kind in DEVICE_KINDS for i in catalog.load_checklist(kind).items})
+    punten = services.list_digipunten(ctx)
+    chosen = scanning.all_command_cards(checklist_items, list(catalog.load_images()), [(p["id"], p["name"]) for p in punten])
+    rows = [(scanning.card_code(card), label, _("station card")) for card, label in chosen]
+    rows += [(f"RBOP-{op['id']}", op["name"], _("operator badge ({role})").format(role=op["role"]))
+             for op in services.list_operators(ctx)]
+    r = cards.render_cards(rows, out)
+    _show(json_out, r, lambda c, r: c.ok(_("{n} cards on {pages} pages → {file}").format(
+        n=r["cards"], pages=r["pages"], file=r["file"])))
+
+
+@scan_app.command("image", help=_("Decode the barcodes in image files.\n\nExample: refurb scan image label.jpg --json"))
+def scan_image(files: Annotated[list[Path], typer.Argument(help=_("Image files."), show_default=False)],
+               json_out: Json = False):
+    from . import console, decoding
+
+    results = []
+    for f in files:
+        try:
+            codes = decoding.decode_file(f)
+            results.append({"file": str(f), "codes": [{"text": c.text, "format": c.format} for c in codes]})
+        except RefurbError as exc:
+            results.append({"file": str(f), "error": exc.message})
+    for w in decoding.warnings():
+        console.err.print(w)
+    _show(json_out, results, lambda c, r: c.decoded(r))
+    if any("error" in r for r in results):
+        raise typer.Exit(1)
+
+
+@scan_app.command("camera", help=_("Read codes from a webcam (or a video file) and feed a station.\n\n"
+                                   "Example: refurb scan camera --mode lookup --device 0"))
+def scan_camera(
+    tctx: typer.Context,
+    mode: Annotated[str, typer.Option("--mode", help=_("Station mode for what is read."))] = "lookup",
+    device: Annotated[int | None, typer.Option("--device", help=_("Camera number (default 0)."))] = None,
+    video: Annotated[Path | None, typer.Option("--video", help=_("Read a video file instead of a camera."))] = None,
+    image: ImageCtx = None, digipunt: DigipuntCtx = None, grade: GradeCtx = None,
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None,
+):
+    from . import console, decoding
+    from .station import Context as StationContext
+    from .station import Station
+
+    ctx = _ctx(tctx, operator, station)
+    st = Station(ctx, mode, StationContext(image=image, digipunt=digipunt, grade=grade.upper() if grade else None))
+    capture = decoding.open_capture(device=device, video=str(video) if video else None)
+    if not json_out:
+        console.station_header(st)
+    try:
+        # a recording is debounced on its own clock, a webcam on the wall clock
+        for code in decoding.scan_capture(capture, video_time=video is not None):
+            outcome = st.handle(code.text)
+            if outcome is not None:
+                console.scan_result(outcome, st, json_out)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        capture.release()
+    if not json_out:
+        console.station_summary(st.summary())
+    if st.refused_count:
+        raise typer.Exit(1)
+
+
 def main():
     app(prog_name="refurb")
 

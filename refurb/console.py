@@ -215,3 +215,55 @@ def utc_now_iso():
     from datetime import datetime
 
     return datetime.now(UTC).isoformat()
+
+
+# ---------------------------------------------------------------------------- stations
+
+
+def station_header(st):
+    c = st.context
+    bits = [st.mode, st.ctx.where, _("operator {name}").format(name=c.operator or "—")]
+    for key, value in (("image", c.image), ("digipunt", c.digipunt), ("grade", c.grade), ("batch", c.batch)):
+        if value:
+            bits.append(f"{key} {value}")
+    out.print(Text(" · ".join(bits), style="bold"))
+    out.print(Text(_("scan a device or a card (UNDO · DONE · OPERATOR); u = undo; Ctrl-D or Ctrl-C to stop"),
+                   style="dim"))
+
+
+def scan_result(outcome, st, as_json):
+    """One scan's feedback: a coloured line, the bell on a refusal; or one JSON object per line."""
+    if as_json:
+        sys.stdout.write(json.dumps(outcome.as_json(), ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+        return
+    if outcome.ok:
+        mark, style = ("⚠ ", "yellow bold") if outcome.layout else ("✔ ", "green bold")
+    else:
+        mark, style = "✘ ", "red bold"
+    line = Text(mark, style=style) + Text(outcome.message)
+    if outcome.ok and outcome.action not in ("card", "undo"):
+        line += Text(f"   #{st.ok_count}", style="dim")
+    out.print(line)
+    if outcome.hint and not outcome.ok:
+        out.print(Text("    " + _("hint: {hint}").format(hint=outcome.hint), style="yellow"))
+    if outcome.tip:
+        out.print(Text("    " + _("Tip: {tip}").format(tip=outcome.tip), style="cyan"))
+    if not outcome.ok and sys.stdout.isatty():
+        sys.stdout.write("\a")
+    sys.stdout.flush()
+
+
+def station_summary(summary):
+    out.print(Text(_("{ok} scans done, {refused} refused ({mode} station)").format(**summary), style="bold"))
+
+
+def decoded(results):
+    for r in results:
+        if "error" in r:
+            err.print(Text("✘ " + r["file"] + ": " + r["error"], style="red"))
+        elif not r["codes"]:
+            out.print(Text("· " + r["file"] + ": " + _("no code found"), style="dim"))
+        else:
+            for c in r["codes"]:
+                out.print(Text(f"{r['file']}: ") + Text(c["text"], style="bold") + Text(f"  ({c['format']})", style="dim"))

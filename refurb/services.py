@@ -6,6 +6,7 @@ the device's new state are committed together or not at all.  A refused command 
 
 import hashlib
 import json
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -257,10 +258,19 @@ def resolve(session, code):
         if device is None:
             raise NotFound(_("no device with tag {tag}").format(tag=tag), hint=_("list devices with: refurb list"))
         return device
-    for column in (Device.donor_tag, Device.serial, Device.imei, Device.mac):
-        found = session.exec(select(Device).where(column == text)).scalars().all()
-        if not found and column is not Device.mac:
-            found = session.exec(select(Device).where(func.upper(column) == text.upper())).scalars().all()
+    from . import scanning
+
+    mac = scanning.normalise_mac(text)
+    serials = list(dict.fromkeys(x for s in (text, *scanning.serial_forms(text)) for x in (s, s.upper())))
+    for column, values in (
+        (Device.donor_tag, list(dict.fromkeys((text, text.upper())))),
+        (Device.serial, serials),
+        (Device.imei, [text] if scanning.is_imei(text) else []),
+        (Device.mac, [mac] if mac else []),
+    ):
+        if not values:
+            continue
+        found = session.exec(select(Device).where(column.in_(values))).scalars().all()
         active = [d for d in found if d.state not in END_STATES] or found
         if len(active) == 1:
             return active[0]
@@ -284,7 +294,8 @@ class _FactQueries:
 
         did = bindparam("did")
         cycle = bindparam("cycle")
-        self.events = select(Event.id, Event.action, Event.to_state).where(Event.device_id == did).order_by(Event.id)
+        self.events = (select(Event.id, Event.action, Event.to_state, Event.data)
+                       .where(Event.device_id == did).order_by(Event.id))
         self.media = (select(StorageMedium.id, StorageMedium.serial, StorageMedium.type)
                       .where(StorageMedium.device_id == did).order_by(StorageMedium.id))
         self.wipes = (select(WipeRecord.medium_id, WipeRecord.profile_id, WipeRecord.level, WipeRecord.result,
@@ -308,13 +319,15 @@ def facts_for(session, device, ctx, extra_wipes=(), extra_images=(), extra_qcs=(
     run = session.connection().execute
     did = device.id
     events = run(q.events, {"did": did}).all()
+    undone = {json.loads(e.data)["undoes"] for e in events if e.action == "undo"}
+    events = [e for e in events if e.id not in undone]  # what was undone no longer counts
     cycle = max((e.id for e in events if e.action in lifecycle.CYCLE_ACTIONS), default=0)
     last_action = next((e.action for e in reversed(events) if e.to_state is not None), None)
     media = run(q.media, {"did": did}).all()
     serial_of = {m.id: m.serial for m in media}
-    wipes = run(q.wipes, {"did": did, "cycle": cycle}).all()
-    images = run(q.images, {"did": did, "cycle": cycle}).all()
-    qcs = run(q.qcs, {"did": did, "cycle": cycle}).all()
+    wipes = [r for r in run(q.wipes, {"did": did, "cycle": cycle}) if r.event_id not in undone]
+    images = [r for r in run(q.images, {"did": did, "cycle": cycle}) if r.event_id not in undone]
+    qcs = [r for r in run(q.qcs, {"did": did, "cycle": cycle}) if r.event_id not in undone]
     locks = run(q.locks, {"did": did}).scalars().all()
     return Facts(
         tag=device.tag,
@@ -371,7 +384,10 @@ def _device_result(device, events, **extra):
     out = {
         "tag": device.tag,
         "state": device.state,
-        "events": [{"action": e.action, "from_state": e.from_state, "to_state": e.to_state} for e in events],
+        "make": device.make,
+        "model": device.model,
+        "events": [{"id": e.id, "action": e.action, "from_state": e.from_state, "to_state": e.to_state}
+                   for e in events],
         "noop": not events,
     }
     out.update(extra)
@@ -496,7 +512,7 @@ def list_digipunten(ctx):
                 ).all()
             )
             out.append(
-                {"name": loc.name, "loan_days": loc.loan_days, "max_extensions": loc.max_extensions,
+                {"id": loc.id, "name": loc.name, "loan_days": loc.loan_days, "max_extensions": loc.max_extensions,
                  "allocated": counts.get("allocated", 0), "on_loan": counts.get("on_loan", 0)}
             )
         return out
@@ -548,9 +564,29 @@ def bootstrap_lead(ctx, name):
     return {"name": name, "role": "lead", "noop": False}
 
 
+def operator_by_id(ctx, operator_id):
+    """(name, role) of an operator badge's id."""
+    with reading(ctx) as s:
+        op = s.get(Operator, operator_id)
+        if op is None:
+            raise NotFound(_("no operator with badge {id}").format(id=operator_id),
+                           hint=_("print current badges: refurb station cards"))
+        return op.name, op.role
+
+
+def digipunt_by_id(ctx, location_id):
+    with reading(ctx) as s:
+        loc = s.get(Location, location_id)
+        if loc is None or loc.kind != "digipunt":
+            raise NotFound(_("no digipunt with card number {id}").format(id=location_id),
+                           hint=_("print current cards: refurb station cards"))
+        return loc.name
+
+
 def list_operators(ctx):
     with reading(ctx) as s:
-        return [{"name": o.name, "role": o.role} for o in s.exec(select(Operator).order_by(Operator.name)).scalars()]
+        return [{"id": o.id, "name": o.name, "role": o.role}
+                for o in s.exec(select(Operator).order_by(Operator.name)).scalars()]
 
 
 def _clean(value, what):
@@ -617,6 +653,16 @@ def _create_device(w, batch_ref, kind, entry, make, model, serial, donor_tag, im
             _("unknown device kind {kind!r}").format(kind=kind),
             hint=_("kinds: {choices}").format(choices=", ".join(DEVICE_KINDS)),
         )
+    from . import scanning
+
+    # identities are kept as given (trimmed); MACs as AA:BB:CC:DD:EE:FF so every form of a scan finds them
+    serial = serial.strip() if serial else None
+    donor_tag = donor_tag.strip() if donor_tag else None
+    if mac:
+        normalised = scanning.normalise_mac(mac)
+        if normalised is None:
+            raise UsageProblem(_("{mac} is not a MAC address").format(mac=mac), hint="--mac AA:BB:CC:DD:EE:FF")
+        mac = normalised
     if not (serial or donor_tag):
         raise UsageProblem(_("a device needs a serial or a donor asset tag"), hint=_("give --serial or --donor-tag"))
     if imei and not _luhn_ok(imei):
@@ -625,8 +671,7 @@ def _create_device(w, batch_ref, kind, entry, make, model, serial, donor_tag, im
     _identity_conflicts(w, serial, donor_tag, imei)
     t = now()
     device = Device(
-        tag=_new_tag(w), kind=kind, make=make, model=model, serial=serial, donor_tag=donor_tag, imei=imei,
-        mac=mac.upper() if mac else None, batch_id=batch.id, state=str(entry.target),
+        tag=_new_tag(w), kind=kind, make=make, model=model, serial=serial, donor_tag=donor_tag, imei=imei, mac=mac, batch_id=batch.id, state=str(entry.target),
         specs=canonical(specs or {}), created_at=t, updated_at=t,
     )
     w.s.add(device)
@@ -808,6 +853,14 @@ def _profile_dirs(ctx):
     return (ctx.settings.profiles_dir,) if ctx.settings.profiles_dir else ()
 
 
+def start_wipe(ctx, code):
+    """A device goes on the wipe bench: intake/wipe_pending → wiping (the wipe station's scan)."""
+    with writing(ctx) as w:
+        device = resolve(w.s, code)
+        events = _move(w, device, facts_for(w.s, device, ctx), "start_wipe")
+        return _device_result(device, events)
+
+
 def list_profiles(ctx):
     return [
         {"id": p.id, "version": p.version, "name": p.name, "standard": p.standard, "method": p.method,
@@ -897,7 +950,8 @@ def record_qc(ctx, code, passed, checks=None, grade=None, battery=None):
         plan = lifecycle.plan(facts, action, force=ctx.force)
         if plan.noop:
             return _device_result(device, [], result=result, grade=device.grade)
-        events = w.apply(device, plan, {"result": result, "grade": grade, "checks": checks, **measured})
+        events = w.apply(device, plan, {"result": result, "grade": grade, "checks": checks, "grade_before": device.grade,
+                                        **measured})
         q.event_id = events[-1].id
         w.s.add(q)
         if measured:
@@ -997,7 +1051,8 @@ def allocate(ctx, code, digipunt=None, release=False):
         device = resolve(w.s, code)
         facts = facts_for(w.s, device, ctx)
         if release:
-            events = _move(w, device, facts, "release")
+            current = w.s.get(Location, device.location_id) if device.location_id else None
+            events = _move(w, device, facts, "release", {"digipunt": current.name if current else None})
             device.location_id = None
             w.s.add(device)
             return _device_result(device, events)
@@ -1087,6 +1142,84 @@ def loan_lost(ctx, code, note=None):
             loan.lost = True
             w.s.add(loan)
         return _device_result(device, events)
+
+
+# ---------------------------------------------------------------------------- undo
+
+UNDOABLE = frozenset({"receive", "queue_wipe", "start_wipe", "reimage", "qc_pass", "qc_fail", "allocate", "release",
+                      "loan_out", "return", "requeue", "repair", "wipe_recorded", "media_added", "media_none"})
+
+
+def undo(ctx, event_ids):
+    """Reverse what one command wrote, newest event first, each with a compensating `undo` event.
+
+    Refused when the device has moved on since (another station acted on it): undo is for the
+    scan just made, not for history."""
+    if not event_ids:
+        raise NotFound(_("nothing to undo"), hint=_("undo reverses the last scan of this session"))
+    with writing(ctx) as w:
+        events = [w.s.get(Event, i) for i in sorted(event_ids, reverse=True)]
+        device_ids = {e.device_id for e in events}
+        if None in device_ids or len(device_ids) != 1:
+            raise UsageProblem(_("only the actions on one device can be undone"), hint=_("undo the last scan"))
+        device = w.s.get(Device, device_ids.pop())
+        if device.last_event_id != events[0].id:
+            raise Conflict(
+                _("{tag} has changed since (event {id}); undo only reverses the last action").format(
+                    tag=device.tag, id=device.last_event_id),
+                hint=_("see what happened: refurb show {tag}").format(tag=device.tag),
+                code="undo-too-late",
+            )
+        cannot = [e.action for e in events if e.action not in UNDOABLE]
+        if cannot:
+            raise NotAllowed(
+                _("{action} cannot be undone").format(action=lifecycle.label(cannot[0])),
+                hint=_("registrations and end states are final; ask a lead"),
+            )
+        written = []
+        for e in events:
+            data = json.loads(e.data)
+            _reverse_side_effects(w, device, e, data)
+            written.append(w.event("undo", device, device.state, e.from_state if e.to_state else None,
+                                   {"undoes": e.id, "action": e.action}))
+            if e.to_state:
+                device.state = e.from_state
+        w.s.add(device)
+        return _device_result(device, written, undone=[e.action for e in events])
+
+
+def _reverse_side_effects(w, device, e, data):
+    """What an action changed besides the device's state and its own records (those are filtered
+    out by facts_for once their event is undone)."""
+    if e.action == "allocate":
+        device.location_id = None
+    elif e.action == "release":
+        device.location_id = get_digipunt(w.s, data["digipunt"]).id if data.get("digipunt") else None
+    elif e.action in ("qc_pass", "qc_fail"):
+        device.grade = data.get("grade_before")
+    elif e.action == "loan_out":
+        for loan in w.s.exec(select(Loan).where(Loan.event_id == e.id)).scalars():
+            w.s.delete(loan)  # the loan_out event and its undo keep the story
+    elif e.action == "return":
+        loan = w.s.exec(
+            select(Loan).where(Loan.device_id == device.id).order_by(Loan.id.desc()).limit(1)
+        ).scalars().first()
+        if loan is not None:
+            loan.returned_at, loan.condition = None, None
+            w.s.add(loan)
+            device.location_id = loan.digipunt_id
+    elif e.action == "media_added":
+        medium = w.s.exec(select(StorageMedium).where(
+            StorageMedium.device_id == device.id, StorageMedium.serial == data["serial"])).scalars().first()
+        used = medium is not None and w.s.exec(select(func.count(WipeRecord.id)).where(
+            WipeRecord.medium_id == medium.id)).scalar()
+        if used:
+            raise NotAllowed(_("medium {serial} has wipe records; it cannot be removed").format(serial=data["serial"]),
+                             hint=_("ask a lead"))
+        if medium is not None:
+            w.s.delete(medium)
+    elif e.action == "media_none":
+        device.no_storage = False
 
 
 # ---------------------------------------------------------------------------- reading
@@ -1217,7 +1350,7 @@ def verify_audit(ctx):
         head = s.get(ChainHead, 1)
         cols = Event.__table__.c
         prev, expected_id = GENESIS, 1
-        states = {}
+        states, steps = {}, {}
         result = s.connection().execute(select(Event.__table__).order_by(cols.id)).yield_per(5000)
         for row in result:
             e = SimpleNamespace(**row._mapping)
@@ -1232,10 +1365,17 @@ def verify_audit(ctx):
                 report.problems.append(_("event {id}: its content was changed after it was written").format(id=e.id))
             if e.device_id is not None and e.to_state is not None:
                 before = states.get(e.device_id)
-                if (e.from_state or None) != before or not lifecycle.is_legal(e.action, e.from_state, e.to_state):
+                recent = steps.setdefault(e.device_id, deque(maxlen=32))
+                if e.action == "undo":
+                    undone = next((x for x in recent if x[0] == json.loads(e.data).get("undoes")), None)
+                    legal = undone is not None and (undone[1], undone[2]) == (e.to_state, e.from_state)
+                else:
+                    legal = lifecycle.is_legal(e.action, e.from_state, e.to_state)
+                if (e.from_state or None) != before or not legal:
                     report.problems.append(_("event {id}: {action} from {src} to {dst} is not a legal step here").format(
                         id=e.id, action=e.action, src=e.from_state, dst=e.to_state))
                 states[e.device_id] = e.to_state
+                recent.append((e.id, e.from_state, e.to_state))
             prev, expected_id = e.hash, e.id + 1
         if head is not None and (head.hash != prev or head.count != report.events):
             report.problems.append(_("the newest events are missing: the chain head expects {n} events ending in {h}…").format(

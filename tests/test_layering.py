@@ -17,13 +17,14 @@ PACKAGE = ROOT / "refurb"
 # A module may import refurb modules of a lower layer only.  A new module gets a place here.
 LAYERS = {
     "errors": 0, "i18n": 0,
-    "states": 1, "tags": 1,
+    "states": 1, "tags": 1, "scanning": 1, "cards": 1, "decoding": 1,
     "config": 2, "catalog": 2, "lifecycle": 2, "models": 2, "db": 2,
     "services": 3,
-    "console": 4, "demo": 4,
+    "console": 4, "demo": 4, "station": 4,
     "cli": 5,
 }
-DOMAIN = ("errors", "states", "tags", "lifecycle", "catalog", "config", "models", "db", "services", "i18n")
+DOMAIN = ("errors", "states", "tags", "lifecycle", "catalog", "config", "models", "db", "services", "i18n",
+          "scanning", "cards", "station")
 TERMINAL = {"typer", "rich", "click", "refurb.cli", "refurb.console"}
 EXITS = {"sys.exit", "exit", "quit", "os._exit", "os.abort"}
 

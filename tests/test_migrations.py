@@ -151,7 +151,7 @@ def test_upgrade_in_place_keeps_the_data_and_the_chain(db_url, run):
         (e.id, e.action, e.from_state, e.to_state, "Sara") for e in old_events if e.device_id is not None]
     assert card["events"][0]["at"] == services.iso(old_events[3].at)
     assert services.list_donors(ctx)[0]["name"] == "Acme NV"
-    assert services.list_operators(ctx) == [{"name": "Sara", "role": "lead"}]
+    assert [(o["name"], o["role"]) for o in services.list_operators(ctx)] == [("Sara", "lead")]
 
     report = services.verify_audit(ctx)
     assert (report.ok, report.events, report.devices, report.problems) == (True, 5, 1, [])
