@@ -16,7 +16,7 @@ from .stats import median, ms, p99
 HERE = Path(__file__).resolve().parent
 DEFAULT_PG = os.environ.get("REFURB_BENCH_PG") or os.environ.get("REFURB_TEST_PG") or \
     "postgresql://postgres@127.0.0.1:5432/test"
-PARTS = ("startup", "sqlite", "postgres", "decoding")
+PARTS = ("startup", "sqlite", "postgres", "decoding", "station")
 SQLITE_MEDIAN_MS, SQLITE_P99_MS, PG_FACTOR = 5, 20, 3
 
 
@@ -30,6 +30,8 @@ def parse(argv):
                    "the SPEC's budget is for 100000)")
     p.add_argument("--samples", type=int, default=300, help="devices timed through reimage, QC and allocate "
                    "(default 300, i.e. 900 transitions)")
+    p.add_argument("--station-devices", type=int, default=100_000, help="devices in the station benchmark "
+                   "(default 100000, ten events each: the SPEC's size)")
     p.add_argument("--runs", type=int, default=15, help="runs of `refurb --help` and of the floor (default 15)")
     p.add_argument("--setup", choices=("clone", "services"), default="clone",
                    help="fill the database by copying one device made through refurb.services (clone, fast) or "
@@ -124,6 +126,31 @@ def bench_database(kind, url, home, args, figures, details, notes, run):
     db.dispose_all()
 
 
+def bench_station(args, figures, notes):
+    """Scan → committed action through refurb.station at the SPEC's size (100 000 devices, 1 000 000 events)."""
+    from . import station
+
+    with tempfile.TemporaryDirectory(prefix="refurb-bench-") as tmp:
+        log(f"station: {args.station_devices} devices, 10 events each (SQLite) …")
+        rows = [("SQLite", station.run_sqlite(args.station_devices, args.samples, tmp))]
+        schema = _pg_schema(args.pg, {})
+        if schema is not None:
+            url, drop = schema
+            drop()
+            log(f"station: {args.station_devices} devices (PostgreSQL) …")
+            rows.append(("PostgreSQL", station.run_postgres(args.station_devices, args.samples, tmp, args.pg)))
+    for label, r in rows:
+        factor = 1 if label == "SQLite" else PG_FACTOR
+        what = f"{r['samples']} scans in the image station on {r['devices']} devices / {r['events']} events"
+        figures.append(report.Figure(f"{label}: station scan, median", ms(r["median"]), SQLITE_MEDIAN_MS * factor,
+                                     ms(r["floor_median"]), note=what + "; floor: a bare write on the same database"))
+        figures.append(report.Figure(f"{label}: station scan, p99", ms(r["p99"]), SQLITE_P99_MS * factor,
+                                     ms(r["floor_p99"])))
+    notes.append("Station: benchmarks/station.py fills the database by cloning one device with ten events "
+                 "(valid hash chain), then times refurb.station.Station.handle(tag) in `image` mode: resolve, "
+                 "guards, image record and event committed.")
+
+
 def main(argv=None):
     args = parse(sys.argv[1:] if argv is None else argv)
     info = report.machine()
@@ -154,6 +181,9 @@ def main(argv=None):
 
     if "decoding" in args.only:
         bench_decoding(args, figures, sections, notes)
+
+    if "station" in args.only:
+        bench_station(args, figures, notes)
 
     medians = run.get("medians", {})
     if "SQLite" in medians and "PostgreSQL" in medians:

@@ -15,7 +15,7 @@ from types import MappingProxyType, SimpleNamespace
 
 from sqlalchemy import func, select
 
-from . import catalog, db, lifecycle, tags
+from . import catalog, db, lifecycle, scanning, tags
 from .config import Settings
 from .errors import Conflict, Misread, NotAllowed, NotFound, RefurbError, TransitionRefused, UsageProblem
 from .i18n import _
@@ -258,8 +258,6 @@ def resolve(session, code):
         if device is None:
             raise NotFound(_("no device with tag {tag}").format(tag=tag), hint=_("list devices with: refurb list"))
         return device
-    from . import scanning
-
     mac = scanning.normalise_mac(text)
     serials = list(dict.fromkeys(x for s in (text, *scanning.serial_forms(text)) for x in (s, s.upper())))
     for column, values in (
@@ -653,8 +651,6 @@ def _create_device(w, batch_ref, kind, entry, make, model, serial, donor_tag, im
             _("unknown device kind {kind!r}").format(kind=kind),
             hint=_("kinds: {choices}").format(choices=", ".join(DEVICE_KINDS)),
         )
-    from . import scanning
-
     # identities are kept as given (trimmed); MACs as AA:BB:CC:DD:EE:FF so every form of a scan finds them
     serial = serial.strip() if serial else None
     donor_tag = donor_tag.strip() if donor_tag else None
@@ -665,7 +661,7 @@ def _create_device(w, batch_ref, kind, entry, make, model, serial, donor_tag, im
         mac = normalised
     if not (serial or donor_tag):
         raise UsageProblem(_("a device needs a serial or a donor asset tag"), hint=_("give --serial or --donor-tag"))
-    if imei and not _luhn_ok(imei):
+    if imei and not scanning.is_imei(imei):
         raise UsageProblem(_("IMEI {imei} fails its check digit").format(imei=imei), hint=_("check the 15 digits"))
     batch = get_batch(w.s, batch_ref)
     _identity_conflicts(w, serial, donor_tag, imei)
@@ -704,18 +700,6 @@ def receive(ctx, code):
         device = resolve(w.s, code)
         events = _move(w, device, facts_for(w.s, device, ctx), "receive", {"code": code})
         return _device_result(device, events, **_summary(device))
-
-
-def _luhn_ok(number):
-    if not number.isdigit() or len(number) != 15:
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(number)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
 
 
 # ---------------------------------------------------------------------------- media and wiping

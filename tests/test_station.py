@@ -238,3 +238,40 @@ def test_station_cards_scan_back(cli, stock, tmp_path):
     assert f"RBCMD-DIGIPUNT-{punt['id']}" in read
     # and every card read back is one a station understands
     assert all(scanning.parse_card(text) is not None for text in read)
+
+
+def test_lookup_resolves_vendor_forms_imei_mac_and_shows_ambiguity(cli, stock):
+    lenovo = services.register_device(stock, BATCH, "laptop", "Lenovo", "ThinkPad T480", "PF1ABC23")["tag"]
+    dell = services.register_device(stock, BATCH, "laptop", "Dell", "Latitude", "5RFDP01")["tag"]
+    phone = services.register_device(stock, BATCH, "phone", "Samsung", "A52", "R58N1", imei="490154203237518",
+                                     mac="a4:5e:60:c2:11:0f")["tag"]
+    twin_a = services.register_device(stock, BATCH, "laptop", "HP", "840", "X-1", donor_tag="SAME")["tag"]
+    twin_b = services.register_device(stock, BATCH, "laptop", "HP", "840", "X-2")["tag"]
+    services.add_donor(stock, "Other NV")
+    services.add_batch(stock, "Other NV", "OTHER-1")
+    # a second donor uses the same donor tag for another device: shown, never guessed
+    services.register_device(stock, "OTHER-1", "laptop", "HP", "840", "X-3", donor_tag="SAME2")
+    r, out = scans(cli, "lookup", ["1S20L5CTO1WWPF1ABC23", scanning.dell_express_code("5RFDP01"), "490154203237518",
+                                    "A45E.60C2.110F", "SAME", twin_b.lower()])
+    assert [(o["ok"], o["resolved"]) for o in out] == [
+        (True, lenovo), (True, dell), (True, phone), (True, phone), (True, twin_a), (True, twin_b)]
+    assert r.exit_code == 0
+
+
+def test_a_code_matching_two_devices_is_shown_not_guessed(cli, stock):
+    a = services.register_device(stock, BATCH, "laptop", "HP", "840", "DUP-1", donor_tag="D-9")["tag"]
+    b = services.register_device(stock, BATCH, "laptop", "HP", "840", "D-9")["tag"]
+    r, out = scans(cli, "lookup", ["D-9"])
+    # the donor tag is looked up before the serial: resolution order decides, no ambiguity
+    assert out[0]["resolved"] == a
+    services.register_device(stock, BATCH, "laptop", "HP", "840", "DUP-2", donor_tag="D-10")
+    services.register_device(stock, BATCH, "laptop", "HP", "840", "DUP-3")
+    import sqlalchemy
+
+    from refurb import db
+
+    with db.engine_for(stock.url).begin() as conn:  # two devices with one donor tag (two manifests did that)
+        conn.execute(sqlalchemy.text("UPDATE device SET donor_tag = 'D-10' WHERE serial = 'DUP-3'"))
+    r, out = scans(cli, "lookup", ["D-10"])
+    assert (out[0]["ok"], out[0]["code"]) == (False, "ambiguous")
+    assert b not in out[0]["message"] and "D-10" in out[0]["message"]
