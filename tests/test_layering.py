@@ -158,3 +158,18 @@ def test_importing_the_domain_loads_no_terminal_library():
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert (run.returncode, run.stderr) == (0, "")
     assert run.stdout == "[]\n[]\n"
+
+
+def test_the_evidence_parsers_use_the_bottom_layer_and_the_stdlib_only():
+    """Parsers read other tools' files: no database, no terminal, nothing to install."""
+    import sys
+
+    allowed = ("refurb.i18n", "refurb.errors", "refurb.evidence")
+    files = sorted((PACKAGE / "evidence").glob("*.py"))
+    assert files
+    for path in files:
+        for m in imports(path):
+            if m.startswith("refurb"):
+                assert m.startswith(allowed), f"{path.name} imports {m}"
+            else:
+                assert m.split(".")[0] in sys.stdlib_module_names, f"{path.name} imports {m}"
