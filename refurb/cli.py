@@ -919,6 +919,25 @@ def scan_camera(
         raise typer.Exit(1)
 
 
+# ---------------------------------------------------------------------------- evidence
+
+evidence_app = _group("evidence", _("Read what hardware and erasure tools wrote (lshw, smartctl, nwipe …)."))
+
+
+@evidence_app.command("parse", help=_(
+    "Show what refurb reads in evidence files: lshw, smartctl, dmidecode, upower, eReuse snapshots, "
+    "nwipe, nvme sanitize-log, hdparm, usody/eReuse erasure reports. No database needed.\n\n"
+    "Example: refurb evidence parse smartctl.json nwipe.log --json"))
+def evidence_parse(files: Annotated[list[Path], typer.Argument(help=_("Evidence files."), show_default=False)],
+                   json_out: Json = False):
+    from . import evidence
+
+    results = [evidence.parse_file(f) for f in files]
+    _show(json_out, results, lambda c, r: c.evidence(r))
+    if any("error" in r for r in results):
+        raise typer.Exit(1)
+
+
 def main():
     app(prog_name="refurb")
 

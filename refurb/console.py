@@ -267,3 +267,31 @@ def decoded(results):
         else:
             for c in r["codes"]:
                 out.print(Text(f"{r['file']}: ") + Text(c["text"], style="bold") + Text(f"  ({c['format']})", style="dim"))
+
+
+def evidence(results):
+    """What was read in each evidence file, a few lines each."""
+    for r in results:
+        if "error" in r:
+            err.print(Text(f"✘ {r['file']}: ", style="red") + Text(r["error"]) +
+                      Text(f"  ({r['kind']})" if r.get("kind") else "", style="dim"))
+            continue
+        out.print(Text(f"{r['file']}", style="bold") + Text(f"  ({r['kind']})", style="dim"))
+        d = r.get("device") or {}
+        if d:
+            out.print(Text("  " + " ".join(str(d[k]) for k in ("make", "model", "serial", "kind") if d.get(k))))
+        for m in r.get("media") or []:
+            health = m.get("health") or {}
+            bits = [m.get("type") or "?", m.get("serial") or "?", size(m.get("size_bytes")), m.get("model") or ""]
+            if health.get("smart_passed") is not None:
+                bits.append("SMART " + ("ok" if health["smart_passed"] else "FAILED"))
+            if health.get("power_on_hours") is not None:
+                bits.append(f"{health['power_on_hours']} h")
+            out.print(Text("  " + " · ".join(b for b in bits if b)))
+        b = r.get("battery") or {}
+        if b.get("health_percent") is not None:
+            out.print(Text("  " + _("battery {pct:g} %").format(pct=b["health_percent"])))
+        for e in r.get("erasures") or []:
+            out.print(Text("  " + " · ".join(str(e[k]) for k in ("serial", "method", "result", "level") if e.get(k))))
+        for w in r.get("warnings") or []:
+            out.print(Text("  ⚠ " + w, style="yellow"))
