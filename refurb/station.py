@@ -159,10 +159,14 @@ class Station:
             message = exc.message + (": " + details if details else "")
             return Outcome(shown, _tag_of(text), False, self.mode, exc.data.get("state"), message, exc.hint,
                            exc.code, layout)
-        self.last = [e["id"] for e in result.get("events", [])]
+        if result.get("events"):  # a repeat writes nothing: undo still reverses the action before it
+            self.last = [e["id"] for e in result["events"]]
         what = " ".join(x for x in (result.get("make"), result.get("model")) if x)
+        message = result.get("message", "")
+        if result.get("noop"):
+            message = _("nothing to do: it already is {state}").format(state=result["state"])
         return Outcome(shown, result["tag"], True, result.get("action", self.mode), result["state"],
-                       f"{result['tag']}  {what}  {result.get('message', '')}".strip(), layout=layout)
+                       f"{result['tag']}  {what}  {message}".strip(), layout=layout)
 
     def _act(self, ctx, text):
         c, mode = self.context, self.mode

@@ -275,3 +275,15 @@ def test_a_code_matching_two_devices_is_shown_not_guessed(cli, stock):
     r, out = scans(cli, "lookup", ["D-10"])
     assert (out[0]["ok"], out[0]["code"]) == (False, "ambiguous")
     assert b not in out[0]["message"] and "D-10" in out[0]["message"]
+
+
+def test_a_repeated_scan_is_a_no_op_and_undo_still_reverses_the_real_action(cli, stock):
+    a = ready(stock, "R-1")
+    services.record_qc(stock, a, True, {}, "A")
+    r, out = scans(cli, "allocate", [a, a, "u"], "--digipunt", "Gent Zuid")
+    assert r.exit_code == 0, out
+    assert [(o["ok"], o["action"], o["state"]) for o in out] == [
+        (True, "allocate", "allocated"), (True, "allocate", "allocated"), (True, "undo", "ready")]
+    assert "nothing to do" in out[1]["message"]
+    assert state(stock, a) == "ready"
+    assert [e["action"] for e in services.show(stock, a)["events"]].count("allocate") == 1
