@@ -260,8 +260,8 @@ def station_summary(summary):
 
 def decoded(results):
     for r in results:
-        if "error" in r:
-            err.print(Text("✘ " + r["file"] + ": " + r["error"], style="red"))
+        if "error" in r:  # the message names the file already
+            err.print(Text("✘ " + r["error"], style="red"))
         elif not r["codes"]:
             out.print(Text("· " + r["file"] + ": " + _("no code found"), style="dim"))
         else:
