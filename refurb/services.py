@@ -565,7 +565,7 @@ def bootstrap_lead(ctx, name):
 def operator_by_id(ctx, operator_id):
     """(name, role) of an operator badge's id."""
     with reading(ctx) as s:
-        op = s.get(Operator, operator_id)
+        op = s.get(Operator, operator_id) if 0 < operator_id < 2**31 else None
         if op is None:
             raise NotFound(_("no operator with badge {id}").format(id=operator_id),
                            hint=_("print current badges: refurb station cards"))
@@ -574,7 +574,7 @@ def operator_by_id(ctx, operator_id):
 
 def digipunt_by_id(ctx, location_id):
     with reading(ctx) as s:
-        loc = s.get(Location, location_id)
+        loc = s.get(Location, location_id) if 0 < location_id < 2**31 else None
         if loc is None or loc.kind != "digipunt":
             raise NotFound(_("no digipunt with card number {id}").format(id=location_id),
                            hint=_("print current cards: refurb station cards"))

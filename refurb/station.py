@@ -61,6 +61,7 @@ class Station:
     ok_count: int = 0
     refused_count: int = 0
     last: list = field(default_factory=list)  # event ids of the last action, for undo
+    last_tag: str | None = None
     told: set = field(default_factory=set)
 
     def __post_init__(self):
@@ -88,6 +89,9 @@ class Station:
             card = scanning.parse_card(repaired)
             if card is not None:
                 return self._count(self._repaired(self._card(text, card, layout), repaired, layout))
+        if scanning.looks_like_card(text):  # a card of another site or version: never a device
+            return self._count(Outcome(text, None, False, "card", None, _("{code}: unknown card").format(code=text),
+                                       _("print this station's cards: refurb station cards"), "unknown-card"))
         outcome = self._device(text, text)
         if outcome.ok or outcome.code not in ("not-found",):
             return self._count(outcome)
@@ -101,6 +105,12 @@ class Station:
     # ------------------------------------------------------------------ cards
 
     def _card(self, text, card, layout=None):
+        try:
+            return self._apply_card(text, card, layout)
+        except RefurbError as exc:  # an unknown badge or digipunt number: refused, the session goes on
+            return Outcome(text, None, False, "card", None, exc.message, exc.hint, exc.code, layout)
+
+    def _apply_card(self, text, card, layout=None):
         c = self.context
         word, arg = card.word, card.arg
         note = None
@@ -159,8 +169,10 @@ class Station:
             message = exc.message + (": " + details if details else "")
             return Outcome(shown, _tag_of(text), False, self.mode, exc.data.get("state"), message, exc.hint,
                            exc.code, layout)
-        if result.get("events"):  # a repeat writes nothing: undo still reverses the action before it
-            self.last = [e["id"] for e in result["events"]]
+        if result.get("events"):
+            self.last, self.last_tag = [e["id"] for e in result["events"]], result["tag"]
+        elif result.get("tag") != self.last_tag:  # undo reverses the last scan, never an older device's
+            self.last = []
         what = " ".join(x for x in (result.get("make"), result.get("model")) if x)
         message = result.get("message", "")
         if result.get("noop"):
@@ -190,9 +202,10 @@ class Station:
             r = services.reimage(ctx, text, c.image)
             return {**r, "action": "reimage", "message": c.image}
         if mode == "qc":
-            item, c.fail_item = c.fail_item, None
+            item = c.fail_item
             if item:
                 r = services.record_qc(ctx, text, False, {item: "fail"})
+                c.fail_item = None  # used up by the device it failed, not by a misread or an unknown code
                 return {**r, "action": "qc_fail", "message": _("{item} fails → repair").format(item=item)}
             if not c.grade:
                 raise UsageProblem(_("no grade chosen"), hint=_("scan a grade card or start with --grade A|B|C"),
@@ -267,6 +280,10 @@ class Station:
         return outcome
 
     def _undo(self, shown):
+        pending, self.context.pending_loan = self.context.pending_loan, None
+        if pending:  # the last scan was a device waiting for its borrower: nothing was written yet
+            return Outcome(shown, pending, True, "undo", "allocated",
+                           _("{tag}: loan cancelled before it was made").format(tag=pending))
         if not self.last:
             return Outcome(shown, None, False, "undo", None, _("nothing to undo"),
                            _("undo reverses the last scan of this session"), "nothing-to-undo")

@@ -287,3 +287,59 @@ def test_a_repeated_scan_is_a_no_op_and_undo_still_reverses_the_real_action(cli,
     assert "nothing to do" in out[1]["message"]
     assert state(stock, a) == "ready"
     assert [e["action"] for e in services.show(stock, a)["events"]].count("allocate") == 1
+
+
+# ---------------------------------------------------------------------------- found in review
+
+
+def test_a_failing_item_card_waits_for_a_real_device(cli, stock):
+    a, b = ready(stock, "F-1"), ready(stock, "F-2")
+    misread = a[:-1] + ("0" if a[-1] != "0" else "1")
+    r, out = scans(cli, "qc", ["RBCMD-GRADE-B", "RBCMD-FAIL-SCREEN", misread, "NOPE-1", a,
+                               "RBCMD-FAIL-SCREEN", scanning.type_as("be-azerty", b)])
+    assert [(o["action"], o["ok"]) for o in out] == [
+        ("card", True), ("card", True), ("misread", False), ("qc", False), ("qc_fail", True),
+        ("card", True), ("qc_fail", True)]
+    assert state(stock, a) == state(stock, b) == "repair"
+
+
+def test_an_unknown_badge_or_card_is_one_refused_scan_not_the_end(cli, stock):
+    a = ready(stock, "K-1")
+    services.record_qc(stock, a, True, {}, "A")
+    r, out = scans(cli, "allocate", ["RBOP-999", "RBOP-9999999999", "RBCMD-DIGIPUNT-99", "RBCMD-FOO", a],
+                   "--digipunt", "Gent Zuid")
+    assert r.exit_code == 1
+    assert [(o["ok"], o.get("code")) for o in out] == [
+        (False, "not-found"), (False, "not-found"), (False, "not-found"), (False, "unknown-card"), (True, None)]
+    assert state(stock, a) == "allocated"
+
+
+def test_an_unknown_card_is_never_registered_as_a_device(stock):
+    from refurb.station import Station
+
+    st = Station(stock, "intake", register=lambda text: {"batch": BATCH, "kind": "laptop", "serial": text})
+    outcome = st.handle("RBCMD-GRADE-D")
+    assert (outcome.ok, outcome.code) == (False, "unknown-card")
+    assert services.list_devices(stock) == []
+
+
+def test_undo_never_reaches_back_to_another_device(stock):
+    from refurb.station import Context, Station
+
+    a, b = ready(stock, "N-1"), ready(stock, "N-2")
+    for t in (a, b):
+        services.record_qc(stock, t, True, {}, "B")
+        services.allocate(stock, t, "Gent Zuid")
+    st = Station(stock, "loan")
+    assert st.handle(a).ok and st.handle("BORROWER-1").ok
+    assert st.handle(b).action == "loan_pending"
+    cancelled = st.handle("u")
+    assert (cancelled.ok, cancelled.resolved) == (True, b)
+    assert state(stock, a) == "on_loan" and state(stock, b) == "allocated"
+    assert st.handle("u").code == "nothing-to-undo"
+    assert state(stock, a) == "on_loan"
+    c, d = ready(stock, "N-3"), ready(stock, "N-4")
+    services.record_qc(stock, d, True, {}, "A")
+    qc = Station(stock, "qc", Context(grade="B"))
+    assert qc.handle(c).ok and qc.handle(d).ok  # d is ready already: nothing to do
+    assert (qc.handle("u").code, state(stock, c)) == ("nothing-to-undo", "ready")
