@@ -6,9 +6,10 @@ The evidence files it attaches are small text files it writes itself and says so
 
 from pathlib import Path
 
-from . import config, services
+from . import config, scanning, services
 from .errors import RefurbError
 from .i18n import _
+from .station import Station
 
 # (key, kind, make, model, serial, donor tag, media [(type, serial, size)], story)
 DEVICES = [
@@ -74,11 +75,22 @@ def run_demo(folder, console, database_url=None):
         tag[key] = services.expect_device(base, batch, kind, make, model, serial, donor_tag)["tag"]
     console.ok(_("{n} devices listed as expected").format(n=len(DEVICES)))
 
-    step(_("An receives the pallet at bench-1 (one device never arrives, one arrives unlisted)"))
+    step(_("An scans the pallet at the intake station on bench-1 (one device never arrives, one arrives unlisted)"))
     an = as_("An", "bench-1")
+    station = Station(an, "intake")
+    scans = []
     for key, *_rest in DEVICES:
-        if key != "missing":
-            services.receive(an, DEVICES_BY_KEY[key][4])
+        if key == "missing":
+            continue
+        serial, donor_tag = DEVICES_BY_KEY[key][4], DEVICES_BY_KEY[key][5]
+        if key == "5490":  # the scanner is set to US keys on a Belgian AZERTY PC: refurb repairs the scan
+            scans.append(scanning.type_as("be-azerty", tag[key]))
+        elif key == "ipad":  # a misread tag is refused, then scanned again
+            scans += [tag[key][:-1] + ("0" if tag[key][-1] != "0" else "1"), tag[key]]
+        else:
+            scans.append(donor_tag if key in ("t470", "cb") else serial)
+    for code in scans:
+        console.scan_result(station.handle(code), station, False)
     key, kind, make, model, serial, donor_tag, _m, _s = EXTRA
     tag[key] = services.register_device(an, batch, kind, make, model, serial, donor_tag)["tag"]
     for key, *_rest in DEVICES + [EXTRA]:
