@@ -471,6 +471,35 @@ def wipe_record(
         tag=r["tag"], medium=r["medium"], profile=r["profile"], level=r["level"], result=r["result"])))
 
 
+@wipe_app.command("import", help=_(
+    "Turn erasure evidence (nwipe, usody, eReuse, nvme sanitize-log, hdparm) into wipe records, matched by "
+    "drive serial; evidence that matches no known medium is listed, never dropped.\n\n"
+    "Example: refurb wipe import nwipe.log snapshot.json"))
+def wipe_import(
+    tctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help=_("Evidence files."), show_default=False)],
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None,
+):
+    from . import services
+
+    r = services.import_wipes(_ctx(tctx, operator, station), files)
+
+    def render(c, r):
+        for x in r["imported"]:
+            if x["noop"]:
+                c.note(_("{tag}: {serial} from {file} was imported before").format(**x))
+            else:
+                c.ok(_("{tag}: wipe of {serial} imported ({profile}, {result}) → {state}").format(**x))
+        for x in r["unmatched"]:
+            c.say("  " + _("not imported: {file}: {reason}").format(**x), style="yellow")
+        for x in r["errors"]:
+            c.say("  " + _("not read: {file}: {error}").format(**x), style="red")
+
+    _show(json_out, r, render)
+    if r["unmatched"] or r["errors"]:
+        raise typer.Exit(1)
+
+
 @wipe_app.command("profiles", help=_("List the wipe profiles and the level each reaches per media type.\n\n"
                                      "Example: refurb wipe profiles --json"))
 def wipe_profiles(tctx: typer.Context, json_out: Json = False):
