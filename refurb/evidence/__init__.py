@@ -21,6 +21,22 @@ PLACEHOLDER_SERIALS = {
 }
 
 
+# Make/model strings firmware writes when it knows nothing.
+PLACEHOLDER_NAMES = {
+    "system manufacturer", "system product name", "system version", "chassis manufacture",
+    "chassis manufacturer", "chassis version", "default string", "not specified", "not applicable",
+    "to be filled by o.e.m.", "to be filled by oem", "o.e.m.", "oem", "none", "unknown", "<bad index>", "",
+}
+
+
+def first_battery(found, batteries, warnings):
+    """Put the first battery in `found` and warn when there were more."""
+    if batteries:
+        found["battery"] = batteries[0]
+        if len(batteries) > 1:
+            warnings.append(f"{len(batteries)} batteries found; showing the first")
+
+
 def real_serial(value):
     """The serial, or None when it is missing or a placeholder ("To be filled by O.E.M." …)."""
     if value is None:

@@ -9,7 +9,8 @@ part of the JSON, which is the same in every language.
 import json
 import re
 
-from . import real_serial
+from . import PLACEHOLDER_NAMES as _PLACEHOLDER_NAMES
+from . import first_battery, real_serial
 
 # SMBIOS chassis types (dmidecode spelling) and lshw's `configuration.chassis` words -> refurb's kind.
 _CHASSIS_KIND = {
@@ -39,11 +40,6 @@ _CHASSIS_KIND = {
 }
 # Detachables whose firmware says "Laptop": the product line is a tablet with a keyboard cover.
 _TABLET_PRODUCTS = re.compile(r"\bSurface (Go|Pro)\b", re.IGNORECASE)
-_PLACEHOLDER_NAMES = {
-    "system manufacturer", "system product name", "system version", "chassis manufacture",
-    "chassis manufacturer", "chassis version", "default string", "not specified", "not applicable",
-    "to be filled by o.e.m.", "to be filled by oem", "o.e.m.", "oem", "none", "unknown", "<bad index>",
-}
 _MAX_SIZE = 2**63  # lshw prints an unsigned overflow (18446744073709549568) for some volumes
 
 
@@ -260,10 +256,7 @@ def parse_lshw(text, name):
         found["device"] = device
     if media or device:
         found["media"] = media
-    if batteries:
-        found["battery"] = batteries[0]
-        if len(batteries) > 1:
-            warnings.append(f"{len(batteries)} batteries found; showing the first")
+    first_battery(found, batteries, warnings)
     found["warnings"] = warnings
     return found
 
@@ -405,11 +398,7 @@ def parse_dmidecode(text, name):
         kind = _kind(chassis.get("Type"), model, warnings)
         found["device"] = _device(make, model, serial, kind, {"machine_type": machine_type})
     batteries = [_dmi_battery(fields, warnings) for dmi_type, _title, fields in records if dmi_type == 22]
-    batteries = [battery for battery in batteries if battery]
-    if batteries:
-        found["battery"] = batteries[0]
-        if len(batteries) > 1:
-            warnings.append(f"{len(batteries)} batteries found; showing the first")
+    first_battery(found, [battery for battery in batteries if battery], warnings)
     found["warnings"] = warnings
     return found
 
