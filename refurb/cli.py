@@ -152,11 +152,7 @@ def _settings(tctx):
     from . import config
 
     obj = tctx.find_root().obj or {}
-    try:
-        settings = config.load(config_file=obj.get("config"))
-    except RefurbError:
-        raise
-    settings = settings.with_options(database_url=obj.get("db"), lang=obj.get("lang"))
+    settings = config.load(config_file=obj.get("config")).with_options(database_url=obj.get("db"), lang=obj.get("lang"))
     i18n.setup(settings.lang or i18n.detect((), os.environ))
     return settings
 

@@ -2,7 +2,6 @@
 
 import json
 import sys
-from datetime import UTC
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
@@ -209,12 +208,6 @@ def lifecycle_table(rows):
         table.add_row(r["action"], ", ".join(r["from"]) or "—", r["to"], ", ".join(r["guards"]),
                       "✔" if r["auto"] else "")
     out.print(table)
-
-
-def utc_now_iso():
-    from datetime import datetime
-
-    return datetime.now(UTC).isoformat()
 
 
 # ---------------------------------------------------------------------------- stations

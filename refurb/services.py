@@ -8,8 +8,8 @@ import hashlib
 import json
 from collections import deque
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
 
@@ -373,8 +373,6 @@ def _move(w, device, facts, action, data=None, partial=False, repeat_ok=False):
 
 
 def _replace(facts, **changes):
-    from dataclasses import replace
-
     return replace(facts, **changes)
 
 
@@ -538,8 +536,6 @@ def add_operator(ctx, name, role):
 
 def bootstrap_lead(ctx, name):
     """The first lead of a new database (`refurb init --lead NAME`, the demo, tests)."""
-    from dataclasses import replace
-
     name = _clean(name, _("operator name"))
     _ready(ctx)
     with db.session(ctx.url, write=True) as s:
@@ -1487,7 +1483,3 @@ def backup(ctx, dest):
         tmp.replace(dest)
     return {"file": str(dest), "size": dest.stat().st_size,
             "sha256": hashlib.sha256(dest.read_bytes()).hexdigest()}
-
-
-def today():
-    return date.today()
