@@ -57,6 +57,12 @@ def current():
     return _lang
 
 
+def translation(lang):
+    """The catalogue of `lang` without switching the session's language: for documents printed in a
+    language of their own (certificates in Dutch by default, whatever the operator's --lang)."""
+    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[normalise(lang) or "en"], fallback=True)
+
+
 def _(message):
     return _current.gettext(message)
 
