@@ -390,6 +390,56 @@ def intake_expect(tctx: typer.Context, batch: BatchOpt, kind: KindOpt = "laptop"
     _intake(tctx, True, batch, kind, make, model, serial, donor_tag, imei, mac, operator, station, json_out)
 
 
+@intake_app.command("snapshot", help=_(
+    "Attach hardware snapshots (lshw -json, dmidecode, smartctl --json, upower -i, eReuse Workbench) to the "
+    "devices they describe, matched by serial. Each file is kept with its SHA-256 and fills make, model, specs, "
+    "storage media and battery health; refurb works out Windows 11 eligibility and suggests an image.\n\n"
+    "Example: refurb intake snapshot snapshots/*.json --batch ACME-2026-11 --register"))
+def intake_snapshot(
+    tctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help=_("Snapshot files."), show_default=False)],
+    batch: Annotated[str | None, typer.Option("--batch", help=_("Batch for devices registered from a snapshot."))] = None,
+    register: Annotated[bool, typer.Option("--register", help=_(
+        "Register a device no serial matches (intake mode; needs --batch)."))] = False,
+    kind: Annotated[str | None, typer.Option("--kind", help=_(
+        "Kind of a registered device when the snapshot does not tell."))] = None,
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None,
+):
+    from . import services
+
+    r = services.attach_snapshots(_ctx(tctx, operator, station), files, batch, register, kind)
+
+    def render(c, r):
+        for x in r["attached"]:
+            if x["noop"]:
+                c.note(_("{tag}: {file} was attached before").format(**x))
+                continue
+            c.ok((_("{tag} registered from {file}") if x["registered"] else _("{tag}: {file} attached")).format(**x))
+            bits = [m["serial"] + " (" + m["type"] + ")" for m in x["media_added"]]
+            if bits:
+                c.say("  " + _("storage media added: {media}").format(media=", ".join(bits)))
+            for m in x["media_skipped"]:
+                c.say("  " + _("medium not added: {serial}: {reason}").format(
+                    serial=m.get("serial") or m.get("model") or "?", reason=m["reason"]), style="yellow")
+            verdict = x.get("windows11") or {}
+            if verdict:
+                word = {True: _("eligible"), False: _("not eligible"), None: _("unknown")}[verdict.get("eligible")]
+                why = [ch["detail"] for ch in verdict.get("checks", []) if ch.get("ok") is not True]
+                c.say("  " + _("Windows 11: {verdict}").format(verdict=word) + ("  (" + "; ".join(why) + ")" if why else ""))
+            if x.get("suggested_image"):
+                c.say("  " + _("suggested image: {image}").format(image=x["suggested_image"]))
+            for warning in x.get("warnings") or []:
+                c.say("  " + warning, style="dim")
+        for x in r["unmatched"]:
+            c.say("  " + _("not attached: {file}: {reason}").format(**x), style="yellow")
+        for x in r["errors"]:
+            c.say("  " + _("not read: {file}: {error}").format(**x), style="red")
+
+    _show(json_out, r, render)
+    if r["unmatched"] or r["errors"]:
+        raise typer.Exit(1)
+
+
 @intake_app.command("receive", help=_("Receive an expected device (by tag, donor tag or serial): expected → intake.\n\n"
                                       "Example: refurb intake receive PF1ABC23"))
 def intake_receive(tctx: typer.Context, code: Code, json_out: Json = False, operator: OperatorOpt = None,
@@ -494,6 +544,25 @@ def wipe_import(
     _show(json_out, r, render)
     if r["unmatched"] or r["errors"]:
         raise typer.Exit(1)
+
+
+@wipe_app.command("waive", help=_(
+    "Accept, as a lead, a passing verified wipe that stays below the policy's minimum level for its media "
+    "type (policy.min_level). The waiver and its reason are printed on every certificate.\n\n"
+    "Example: refurb wipe waive RB-000123-N --medium S3P9A80F --reason \"donor accepts Clear for HDDs\" "
+    "--operator Sara"))
+def wipe_waive(
+    tctx: typer.Context, code: Code,
+    medium: Annotated[str, typer.Option("--medium", help=_("Serial of the medium."), show_default=False)],
+    reason: Annotated[str, typer.Option("--reason", help=_("Why the lower level is acceptable."),
+                                        show_default=False)],
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None,
+):
+    from . import services
+
+    r = services.waive_wipe(_ctx(tctx, operator, station), code, medium, reason)
+    _show(json_out, r, lambda c, r: c.transition(r, _(
+        "{tag}: {level} on medium {medium} accepted below the policy's {policy_level}").format(**r)))
 
 
 @wipe_app.command("profiles", help=_("List the wipe profiles and the level each reaches per media type.\n\n"

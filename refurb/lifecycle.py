@@ -75,6 +75,7 @@ class Facts:
     had_loan: bool = False
     last_action: str | None = None  # the last transition the device made
     min_level: MappingProxyType = field(default_factory=lambda: DEFAULT_MIN_LEVEL)
+    waived: frozenset[int] = frozenset()  # event ids of wipes a lead accepted below the policy's level
 
     # derived look-ups shared by several guards
     def last_wipe_event(self):
@@ -127,7 +128,8 @@ def _media_known(f):
 
 def _wipe_verified(f):
     """Every medium has a passing, verified wipe since the last intake or return, by a profile that fits
-    its type and reaches the policy's minimum level (a destruction record counts)."""
+    its type and reaches the policy's minimum level (a destruction record counts), or one below that
+    level which a lead has waived (`refurb wipe waive`; the waiver is printed on every certificate)."""
     problems = _media_known(f)
     if problems:
         return problems
@@ -138,7 +140,8 @@ def _wipe_verified(f):
         good = [
             w
             for w in wipes
-            if w.result == "pass" and w.verified and w.level and LEVELS.index(w.level) >= LEVELS.index(need)
+            if w.result == "pass" and w.verified and w.level
+            and (LEVELS.index(w.level) >= LEVELS.index(need) or w.event_id in f.waived)
         ]
         if good:
             continue
@@ -165,6 +168,9 @@ def _wipe_verified(f):
         else:
             reason = _("the wipe of storage medium {serial} ({type}) reached {level}; the policy asks {need}").format(
                 serial=medium.serial, type=medium.type, level=last.level, need=need
+            )
+            fix = _("a better wipe, or a lead's waiver: refurb wipe waive {tag} --medium {serial} --reason …").format(
+                tag=f.tag, serial=medium.serial
             )
         out.append((reason, fix))
     return out
@@ -318,6 +324,8 @@ RECORD_LABELS = {
     "media_added": N_("storage medium recorded"),
     "media_none": N_("no storage stated"),
     "wipe_recorded": N_("wipe recorded"),
+    "wipe_waived": N_("wipe level waived"),
+    "snapshot_attached": N_("hardware snapshot attached"),
     "lock_released": N_("lock lifted"),
     "donor_added": N_("donor added"),
     "batch_added": N_("batch opened"),

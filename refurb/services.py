@@ -39,7 +39,7 @@ from .models import (
     TagCounter,
     WipeRecord,
 )
-from .states import END_STATES, State
+from .states import END_STATES, LEVELS, State
 
 GENESIS = "0" * 64
 PLACEHOLDER_EVENT = 10**15  # stands for "the event this command is about to write" while planning
@@ -343,6 +343,8 @@ def facts_for(session, device, ctx, extra_wipes=(), extra_images=(), extra_qcs=(
         had_loan=any(e.action == "loan_out" for e in events),
         last_action=last_action,
         min_level=ctx.min_level,
+        waived=frozenset(json.loads(e.data)["wipe_event"] for e in events
+                         if e.action == "wipe_waived" and e.id > cycle),
     )
 
 
@@ -351,7 +353,8 @@ def _image_problems(image_id, device):
     if image is None:
         return (_("image {id} is not in the catalogue").format(id=image_id),)
     specs = json.loads(device.specs or "{}")
-    return tuple(catalog.image_problems(image, device.kind, specs.get("ram_gb"), specs.get("storage_gb")))
+    return tuple(catalog.image_problems(image, device.kind, specs.get("ram_gb"), specs.get("storage_gb"),
+                                        specs.get("facts")))
 
 
 def _qc_fact(q):
@@ -698,6 +701,158 @@ def receive(ctx, code):
         return _device_result(device, events, **_summary(device))
 
 
+# ---------------------------------------------------------------------------- hardware snapshots
+
+# The image refurb suggests for a PC, best first, among those that suit the hardware: Windows 11 only where
+# the snapshot shows the machine eligible, else Linux Mint, else ChromeOS Flex.  Tablets and phones keep
+# their own system (a snapshot tool rarely runs on them), so no suggestion is made for them.
+IMAGE_PREFERENCE = ("windows-11", "linux-mint", "chromeos-flex")
+
+
+def attach_snapshots(ctx, files, batch=None, register=False, kind=None):
+    """Hardware snapshots (lshw, dmidecode, smartctl, upower, eReuse Workbench) → the devices they
+    describe, matched by serial (a drive's own file by its medium serial).  Each file is kept verbatim
+    with its SHA-256 and fills what is still unknown: make and model, specs, storage media, battery
+    health, Windows 11 eligibility and the suggested image.  One transaction per file; a file that
+    matches nothing is listed (or registered with `register`), never dropped."""
+    from . import evidence
+
+    if register and not batch:
+        raise UsageProblem(_("registering from a snapshot needs the batch"), hint=_("give --batch REF"))
+    report = {"attached": [], "unmatched": [], "errors": []}
+    for path in files:
+        parsed = evidence.parse_file(path)
+        if "error" in parsed:
+            report["errors"].append({"file": str(path), "error": parsed["error"]})
+            continue
+        try:
+            entry = _attach_snapshot(ctx, Path(path), parsed, batch if register else None, kind)
+        except RefurbError as exc:
+            report["unmatched"].append({"file": str(path), "serial": (parsed.get("device") or {}).get("serial"),
+                                        "reason": exc.message})
+            continue
+        report["attached"].append(entry)
+    return report
+
+
+def _snapshot_device(s, parsed):
+    """The device a snapshot is of, by the machine's serial, else by one of its drives' serials."""
+    serial = (parsed.get("device") or {}).get("serial")
+    candidates = []
+    if serial:
+        forms = list(dict.fromkeys(x for f in (serial, *scanning.serial_forms(serial)) for x in (f, f.upper())))
+        candidates = s.exec(select(Device).where(Device.serial.in_(forms))).scalars().all()
+    if not candidates:
+        drives = [m["serial"] for m in parsed.get("media") or [] if m.get("serial")]
+        if drives:
+            candidates = s.exec(select(Device).join(StorageMedium, StorageMedium.device_id == Device.id)
+                                .where(StorageMedium.serial.in_(drives))).scalars().unique().all()
+    active = [d for d in candidates if d.state not in END_STATES]
+    if len(active) > 1:
+        raise Conflict(_("{serial} matches several devices: {tags}").format(
+            serial=serial, tags=", ".join(d.tag for d in active)), code="ambiguous")
+    return active[0] if active else None
+
+
+def _attach_snapshot(ctx, path, parsed, register_batch, kind):
+    from . import evidence
+
+    content = path.read_bytes()
+    digest = hashlib.sha256(content).hexdigest()
+    found = parsed.get("device") or {}
+    with writing(ctx) as w:
+        device = _snapshot_device(w.s, parsed)
+        registered = False
+        if device is None:
+            if not found.get("serial") and not parsed.get("media"):
+                raise NotFound(_("the file names no serial of a machine or a drive"))
+            if register_batch is None:
+                raise NotFound(_("no device has serial {serial}").format(
+                    serial=found.get("serial") or ", ".join(m.get("serial") or "?" for m in parsed["media"])))
+            if not found.get("serial"):
+                raise NotFound(_("the file names no machine serial to register the device by"))
+            device, _b = _create_device(w, register_batch, kind or found.get("kind") or "laptop",
+                                        lifecycle.rows("register")[0], found.get("make"), found.get("model"),
+                                        found["serial"], None, None, None, None)
+            registered = True
+        known = w.s.exec(select(Evidence.id).where(Evidence.device_id == device.id, Evidence.sha256 == digest)).first()
+        if known is not None:
+            return {"file": str(path), "kind": parsed["kind"], "tag": device.tag, "noop": True,
+                    "registered": False, "state": device.state}
+        events = []
+        if device.state == State.EXPECTED:  # a snapshot is taken on the bench: the device is here
+            events += _move(w, device, facts_for(w.s, device, ctx), "receive", {"code": found.get("serial")})
+        filled = [k for k in ("make", "model") if found.get(k) and not getattr(device, k)]
+        for k in filled:
+            setattr(device, k, found[k])
+        specs = json.loads(device.specs or "{}")
+        new_specs = dict(parsed.get("specs") or {})
+        battery = parsed.get("battery") or {}
+        if battery.get("health_percent") is not None:
+            new_specs["battery_health"] = battery["health_percent"]
+        verdict = evidence.windows11(parsed) if hasattr(evidence, "windows11") else None
+        if verdict is not None:
+            new_specs["windows11"] = verdict
+        specs.update(new_specs)
+        media_added, media_skipped = _snapshot_media(w, device, parsed.get("media") or [])
+        if media_added:
+            specs.setdefault("storage_gb", round(sum(m.get("size_bytes") or 0 for m in parsed["media"]) / 1e9, 1)
+                             or None)
+        suggested = _suggest_image(device.kind, specs)
+        specs["suggested_image"] = suggested
+        device.specs = canonical({k: v for k, v in specs.items() if v is not None})
+        w.s.add(device)
+        stored = _store_evidence(w, device, [path])
+        events.append(w.event("snapshot_attached", device, device.state, None, {
+            "file": path.name, "sha256": digest, "kind": parsed["kind"], "filled": filled + sorted(new_specs),
+            "media": [m["serial"] for m in media_added]}))
+        return {"file": str(path), "kind": parsed["kind"], "tag": device.tag, "noop": False, "registered": registered,
+                "state": device.state, "evidence": stored[0]["sha256"], "media_added": media_added,
+                "media_skipped": media_skipped, "specs": json.loads(device.specs), "windows11": verdict,
+                "suggested_image": suggested, "warnings": parsed.get("warnings") or []}
+
+
+def _snapshot_media(w, device, media):
+    """Add the snapshot's drives the device does not have yet (only while its media may change)."""
+    from .states import MEDIA_TYPES
+
+    have = set(w.s.exec(select(StorageMedium.serial).where(StorageMedium.device_id == device.id)).scalars())
+    added, skipped = [], []
+    for m in media:
+        serial, kind = m.get("serial"), m.get("type")
+        if not serial or serial in have:
+            if not serial:
+                skipped.append({"model": m.get("model"), "reason": _("no serial")})
+            continue
+        if kind not in MEDIA_TYPES:
+            skipped.append({"serial": serial, "reason": _("unknown media type {type!r}").format(type=kind)})
+            continue
+        if State(device.state) not in MEDIA_EDITABLE:
+            skipped.append({"serial": serial, "reason": _("the device is {state}").format(state=device.state)})
+            continue
+        w.s.add(StorageMedium(device_id=device.id, serial=serial, type=kind, size_bytes=m.get("size_bytes"),
+                              model=m.get("model"), created_at=now()))
+        device.no_storage = False
+        w.event("media_added", device, device.state, None,
+                {"serial": serial, "type": kind, "size_bytes": m.get("size_bytes")})
+        have.add(serial)
+        added.append({"serial": serial, "type": kind, "size_bytes": m.get("size_bytes"), "model": m.get("model")})
+    return added, skipped
+
+
+def _suggest_image(kind, specs):
+    images = catalog.load_images()
+    for image_id in IMAGE_PREFERENCE:
+        image = images.get(image_id)
+        if image is None:
+            continue
+        if image_id == "windows-11" and (specs.get("windows11") or {}).get("eligible") is not True:
+            continue  # only on a machine known to be eligible
+        if not catalog.image_problems(image, kind, specs.get("ram_gb"), specs.get("storage_gb"), specs.get("facts")):
+            return image_id
+    return None
+
+
 # ---------------------------------------------------------------------------- media and wiping
 
 MEDIA_EDITABLE = frozenset({State.INTAKE, State.WIPE_PENDING, State.WIPING, State.WIPE_FAILED, State.LOCKED, State.REPAIR})
@@ -787,15 +942,7 @@ def record_wipe(ctx, code, medium, profile_id, result, verified=True, evidence=(
         raise NotFound(_("no wipe profile {id!r}").format(id=profile_id), hint=_("list them: refurb wipe profiles"))
     with writing(ctx) as w:
         device = resolve(w.s, code)
-        m = w.s.exec(
-            select(StorageMedium).where(StorageMedium.device_id == device.id, StorageMedium.serial == medium)
-        ).scalars().first()
-        if m is None:
-            raise NotFound(
-                _("{tag} has no storage medium {serial}").format(tag=device.tag, serial=medium),
-                hint=_("add it first: refurb media add {tag} --type … --serial {serial}").format(
-                    tag=device.tag, serial=medium),
-            )
+        m = _medium(w.s, device, medium)
         level = profile.level_for(m.type)
         if level is None:
             raise TransitionRefused(
@@ -827,6 +974,50 @@ def record_wipe(ctx, code, medium, profile_id, result, verified=True, evidence=(
             evidence=canonical(stored), event_id=e.id, operator=w.operator.name, created_at=t))
         events = [e] + w.apply(device, plan)
         return _device_result(device, events, medium=m.serial, profile=profile.id, level=level, result=result)
+
+
+def waive_wipe(ctx, code, medium, reason):
+    """A lead accepts a passing, verified wipe that stays below the policy's level for its media type
+    (SPEC §5): the waiver is an event of its own, names the wipe it covers, and every certificate prints it."""
+    reason = _clean(reason, _("waiver reason"))
+    with writing(ctx) as w:
+        w.require_lead(_("waiving the wipe policy"))
+        device = resolve(w.s, code)
+        m = _medium(w.s, device, medium)
+        facts = facts_for(w.s, device, ctx)
+        need = facts.min_level.get(m.type, "clear")
+        wipes = [x for x in facts.wipes if x.serial == m.serial and x.result == "pass" and x.verified and x.level]
+        if not wipes:
+            raise TransitionRefused(
+                _("{tag}: no passing, verified wipe of medium {serial} to waive").format(tag=device.tag, serial=m.serial),
+                hint=_("a waiver accepts a lower level, never a failed or unverified wipe"),
+                code="nothing-to-waive")
+        wipe = wipes[-1]
+        if LEVELS.index(wipe.level) >= LEVELS.index(need) or wipe.event_id in facts.waived:
+            return _device_result(device, [], medium=m.serial, level=wipe.level, policy_level=need)
+        e = w.event("wipe_waived", device, device.state, None,
+                    {"medium": m.serial, "level": wipe.level, "policy_level": need, "reason": reason,
+                     "wipe_event": wipe.event_id})
+        facts = _replace(facts, waived=facts.waived | {wipe.event_id})
+        try:
+            plan = lifecycle.plan(facts, "finish_wipe", force=None, partial=True)
+        except TransitionRefused:
+            plan = lifecycle.Plan()  # another medium still needs its wipe: the waiver is kept
+        events = [e] + w.apply(device, plan)
+        return _device_result(device, events, medium=m.serial, level=wipe.level, policy_level=need, reason=reason)
+
+
+def _medium(session, device, serial):
+    m = session.exec(
+        select(StorageMedium).where(StorageMedium.device_id == device.id, StorageMedium.serial == serial)
+    ).scalars().first()
+    if m is None:
+        raise NotFound(
+            _("{tag} has no storage medium {serial}").format(tag=device.tag, serial=serial),
+            hint=_("add it first: refurb media add {tag} --type … --serial {serial}").format(
+                tag=device.tag, serial=serial),
+        )
+    return m
 
 
 VERIFIED = frozenset({"all", "last", "full", "sample", "verified", "yes", "true"})

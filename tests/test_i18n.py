@@ -78,7 +78,8 @@ def test_translations_keep_every_placeholder(lang):
 SAME_IN_DUTCH = {"Secure Boot", "TPM 2.0", "{file}: {key}: {problem}", "extra: {tag} {serial} {model}",
                  "types: {choices}",
                  # station feedback: a label and a name, the same words in Dutch
-                 "→ {name}", "digipunt: {name}", "operator: {name}", "operator {name}", "image: {image}", "Tip: {tip}"}
+                 "→ {name}", "digipunt: {name}", "operator: {name}", "operator {name}", "image: {image}", "Tip: {tip}",
+                 "Windows 11: {verdict}"}
 
 
 def test_dutch_is_complete_and_not_a_copy_of_english():
