@@ -47,3 +47,16 @@ def test_a_file_of_no_known_kind_is_an_error_for_that_file_only(tmp_path, monkey
     assert r.exit_code == 1
     assert out[0] == {"file": str(junk), "error": "not a kind of file refurb reads"}
     assert out[1]["kind"] == "smartctl" and out[1]["media"]
+
+
+def test_parse_shows_the_machines_specs(tmp_path, monkeypatch):
+    lshw = EXTERNAL / "lshw" / "devicehub-django" / "8ad8022b-e1d7-4c9a-bfad-e3677beb9f8d.lshw.json"
+    if not lshw.exists():
+        pytest.skip(f"{lshw} is not there")
+    monkeypatch.setenv("REFURB_HOME", str(tmp_path))
+    r = CliRunner().invoke(app, ["evidence", "parse", "--json", str(lshw)])
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)[0]["specs"] == {
+        "cpu": "Intel Core i3-7020U", "cpu_vendor": "intel", "cores": 2, "arch": "x86-64", "ram_gb": 8.0,
+        "storage_gb": 240.1, "firmware": "uefi", "facts": {"x86-64": True, "uefi": True, "cpu-win11": False},
+    }

@@ -4,8 +4,9 @@ Each parser module lists `PARSERS`: (kind, sniff, parse) triples.  `sniff(text, 
 file is of that kind (cheap, no exceptions); `parse(text, name)` returns a dict with as found:
 `device` {make, model, serial, kind}, `media` [{serial, model, type, size_bytes, health {...}}],
 `battery` {...}, `erasures` [{serial, method, passes, verification, result, start, end, level}],
-`warnings` [...].  A parser raises ValueError with a one-line reason for a broken file of its kind.
-Stdlib only: no database, no heavy imports.
+`specs` {cpu, cpu_vendor, cores, arch, ram_gb, storage_gb, screen_inches, firmware, tpm, facts} (specs.py;
+windows11() there turns them into a Windows 11 verdict), `warnings` [...].  A parser raises ValueError with
+a one-line reason for a broken file of its kind.  Stdlib only: no database, no heavy imports.
 """
 
 import json
@@ -51,6 +52,13 @@ def _parsers():
     from . import erasure, hardware, smart
 
     return [*hardware.PARSERS, *smart.PARSERS, *erasure.PARSERS]
+
+
+def windows11(found):
+    """Whether Windows 11 may go on the machine a parse_file() result describes (see specs.windows11)."""
+    from .specs import windows11 as verdict
+
+    return verdict(found)
 
 
 def parse_file(path):

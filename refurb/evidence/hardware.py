@@ -1,7 +1,7 @@
 """What a machine says about itself: `lshw -json`, `dmidecode` text and `upower -i` (issue 4, item 2).
 
-Each parser returns as found: `device` {make, model, serial, kind}, `media` [...], `battery` {...} and
-`warnings`.  Nothing is guessed: a value the file does not give is left out, a placeholder serial
+Each parser returns as found: `device` {make, model, serial, kind}, `media` [...], `battery` {...},
+`specs` {cpu, ram_gb, …, facts} (lshw and dmidecode; see specs.py) and `warnings`.  Nothing is guessed: a value the file does not give is left out, a placeholder serial
 ("To be filled by O.E.M.") counts as missing.  Warnings and errors are plain English on purpose: they are
 part of the JSON, which is the same in every language.
 """
@@ -11,6 +11,7 @@ import re
 
 from . import PLACEHOLDER_NAMES as _PLACEHOLDER_NAMES
 from . import first_battery, real_serial
+from .specs import combine, dmidecode_specs, lshw_specs
 
 # SMBIOS chassis types (dmidecode spelling) and lshw's `configuration.chassis` words -> refurb's kind.
 _CHASSIS_KIND = {
@@ -110,7 +111,7 @@ def sniff_lshw(text, name):
     return bool(re.match(r'\[?\s*\{\s*"(id|class)"\s*:\s*"', head)) and bool(re.search(r'"class"\s*:', head))
 
 
-def _nodes(root):
+def lshw_nodes(root):
     """(node, ancestors) for every dict in the lshw tree, depth first, without recursion."""
     stack = [(root, ())]
     while stack:
@@ -218,7 +219,7 @@ def _lshw_battery(node, warnings):
 
 
 def parse_lshw(text, name):
-    """Device, storage media and battery from `lshw -json` (object or list form)."""
+    """Device, storage media, battery and specs from `lshw -json` (object or list form)."""
     warnings = []
     try:
         data = json.loads(text.lstrip("\ufeff"))
@@ -233,9 +234,10 @@ def parse_lshw(text, name):
     roots = [root for root in roots if isinstance(root, dict)]
     if not roots or not any("class" in root for root in roots):
         raise ValueError("not lshw output: no hardware node with a class")
-    media, batteries, device = [], [], None
+    media, batteries, device, nodes = [], [], None, []
     for root in roots:
-        for node, ancestors in _nodes(root):
+        for node, ancestors in lshw_nodes(root):
+            nodes.append(node)
             cls = node.get("class")
             if cls == "system" and not ancestors and device is None:
                 device = _lshw_device(node, warnings)
@@ -257,6 +259,9 @@ def parse_lshw(text, name):
     if media or device:
         found["media"] = media
     first_battery(found, batteries, warnings)
+    specs = combine([lshw_specs(nodes)], media)
+    if specs:
+        found["specs"] = specs
     found["warnings"] = warnings
     return found
 
@@ -343,8 +348,9 @@ def sniff_dmidecode(text, name):
     )
 
 
-def _dmi_records(text):
-    """[(type, title, {key: value})] — top-level `Key: Value` lines of each record; lists are skipped."""
+def dmi_records(text):
+    """[(type, title, {key: value}, {key: [item, …]})]: the top-level `Key: Value` lines of each record, and
+    the items of its lists (a key with no value followed by deeper lines, e.g. "Characteristics:")."""
     records = []
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     i = 0
@@ -360,26 +366,34 @@ def _dmi_records(text):
             if lines[i][:1] in (" ", "\t"):
                 body.append(lines[i])
             i += 1
-        fields = {}
+        fields, lists, items = {}, {}, None
         if body:
             indent = min(len(line) - len(line.lstrip()) for line in body)
             for line in body:
-                if len(line) - len(line.lstrip()) == indent and ":" in line:
+                if len(line) - len(line.lstrip()) > indent:
+                    if items is not None:
+                        items.append(line.strip())
+                    continue
+                items = None
+                if ":" in line:
                     key, _sep, value = line.strip().partition(":")
                     fields.setdefault(key.strip(), value.strip())
-        records.append((dmi_type, title, fields))
+                    if not value.strip():
+                        items = lists.setdefault(key.strip(), [])
+        records.append((dmi_type, title, fields, lists))
     return records
 
 
 def parse_dmidecode(text, name):
-    """Device (make, model, serial, kind) and battery design capacity from `dmidecode` text."""
-    records = _dmi_records(text)
+    """Device (make, model, serial, kind), battery design capacity and specs (CPU, RAM, UEFI, TPM) from
+    `dmidecode` text."""
+    records = dmi_records(text)
     if not records:
         reason = next((line.strip() for line in text.splitlines() if "no smbios" in line.lower()), "")
         raise ValueError(reason or "no DMI records in this dmidecode output")
     warnings = []
     first = {}
-    for dmi_type, _title, fields in records:
+    for dmi_type, _title, fields, _lists in records:
         first.setdefault(dmi_type, fields)
     system, chassis = first.get(1), first.get(3, {})
     found = {}
@@ -397,8 +411,11 @@ def parse_dmidecode(text, name):
                 warnings.append(f"serial taken from the chassis record: {chassis_serial}")
         kind = _kind(chassis.get("Type"), model, warnings)
         found["device"] = _device(make, model, serial, kind, {"machine_type": machine_type})
-    batteries = [_dmi_battery(fields, warnings) for dmi_type, _title, fields in records if dmi_type == 22]
+    batteries = [_dmi_battery(fields, warnings) for dmi_type, _t, fields, _l in records if dmi_type == 22]
     first_battery(found, [battery for battery in batteries if battery], warnings)
+    specs = combine([dmidecode_specs(records)])
+    if specs:
+        found["specs"] = specs
     found["warnings"] = warnings
     return found
 

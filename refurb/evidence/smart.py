@@ -4,7 +4,8 @@ smartctl: ATA/SAT, NVMe, SCSI/SAS, drives behind USB bridges, and the error-only
 when it cannot open or identify a device.  eReuse snapshots come in three generations in the wild:
 workbench-script / Workbench 2022 (`data` holds raw lshw, dmidecode and smartctl outputs), workbench-script
 0.0.1 (`data.smartctl` is a JSON string) and Workbench 11 (already parsed `device` + `components`, with
-erase and test actions).  Stdlib only.
+erase and test actions).  Snapshots also give the machine's `specs` (specs.py), from their dmidecode, lshw,
+inxi and hwinfo outputs or Workbench 11's components.  Stdlib only.
 """
 
 import json
@@ -12,6 +13,8 @@ import re
 
 from . import PLACEHOLDER_NAMES as _PLACEHOLDER_NAMES
 from . import real_serial
+from .hardware import dmi_records, lshw_nodes
+from .specs import combine, dmidecode_specs, hwinfo_screen, inxi_specs, lshw_specs, wb11_specs
 
 _USB_BRIDGES = ("usb", "snt")  # smartctl -d usbjmicron, usbcypress, usbsunplus, sntjmicron, sntasmedia …
 _HDD_FAMILIES = re.compile(
@@ -339,10 +342,11 @@ def _smart_entries(data):
 
 def _parse_data_snapshot(doc):
     data = doc["data"]
-    warnings = []
+    warnings, parts = [], []
     device, battery = {}, {}
     if isinstance(data.get("dmidecode"), str):
         device, battery = _dmi_device(data["dmidecode"])
+        parts.append(dmidecode_specs(dmi_records(data["dmidecode"])))
     lshw = data.get("lshw")
     if isinstance(lshw, str) and lshw.strip():
         try:
@@ -357,6 +361,8 @@ def _parse_data_snapshot(doc):
             device.setdefault(key, value)
         if not battery:
             battery = _lshw_battery(lshw)
+        parts.append(lshw_specs(node for node, _ancestors in lshw_nodes(lshw)))
+    parts.append(inxi_specs(data.get("inxi")))
     media = []
     entries = _smart_entries(data)
     if entries is None:
@@ -375,7 +381,8 @@ def _parse_data_snapshot(doc):
         if medium:
             media.append(medium)
         warnings.extend(entry_warnings)
-    return device, media, battery, [], warnings
+    screen = hwinfo_screen(data.get("hwinfo")) if device.get("kind") in ("laptop", "tablet") else None
+    return device, media, battery, [], combine(parts, media, screen), warnings
 
 
 _WB11_STORAGE = {"HardDrive": "hdd", "SolidStateDrive": "sata-ssd", "DataStorage": None}
@@ -455,7 +462,13 @@ def _parse_wb11_snapshot(doc):
             if medium:
                 media.append(medium)
             erasures.extend(found)
-    return device, media, battery, erasures, warnings
+    laptop = device.get("kind") in ("laptop", "tablet")
+    parts = [wb11_specs(doc.get("components"), laptop)]
+    debug = _dict(doc.get("debug"))
+    if isinstance(debug.get("lshw"), dict):  # the raw lshw Workbench 11 kept: it tells UEFI
+        parts.append(lshw_specs(node for node, _ancestors in lshw_nodes(debug["lshw"])))
+    screen = hwinfo_screen(debug.get("hwinfo")) if laptop else None
+    return device, media, battery, erasures, combine(parts, media, screen), warnings
 
 
 def parse_snapshot(text, name):
@@ -463,9 +476,9 @@ def parse_snapshot(text, name):
     if not _is_snapshot(doc):
         raise ValueError("not an eReuse Workbench snapshot (no type Snapshot with data or device)")
     if isinstance(doc.get("data"), dict):
-        device, media, battery, erasures, warnings = _parse_data_snapshot(doc)
+        device, media, battery, erasures, specs, warnings = _parse_data_snapshot(doc)
     else:
-        device, media, battery, erasures, warnings = _parse_wb11_snapshot(doc)
+        device, media, battery, erasures, specs, warnings = _parse_wb11_snapshot(doc)
     found = {}
     if device:
         found["device"] = device
@@ -474,6 +487,8 @@ def parse_snapshot(text, name):
         found["battery"] = battery
     if erasures:
         found["erasures"] = erasures
+    if specs:
+        found["specs"] = specs
     if warnings:
         found["warnings"] = warnings
     return found
