@@ -6,6 +6,9 @@ through the connection's search_path, dropped afterwards.  Unreachable: a skip, 
 """
 
 import os
+import shutil
+import subprocess
+import time
 import uuid
 
 import pytest
@@ -107,3 +110,45 @@ def cli(ctx, monkeypatch):
         return runner.invoke(app, [str(a) for a in args], input=input, prog_name="refurb")
 
     return run
+
+
+# ---------------------------------------------------------------------------- loop devices for wipe runs
+
+SIZE = 32 << 20
+PATTERN = b"DONOR-SECRET-42!"  # what the donor's disk holds before the wipe
+
+
+def require(ok, reason):
+    if not ok:
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + " (CI must test wipe runs on a loop device)")
+        pytest.skip(reason)
+
+
+def attach(image):
+    """losetup -f --show, again when another process took the free device first."""
+    for _attempt in range(5):
+        done = subprocess.run(["losetup", "-f", "--show", str(image)], capture_output=True, text=True)
+        if done.returncode == 0:
+            return done.stdout.strip()
+        if "busy" not in done.stderr.lower():
+            break
+        time.sleep(0.2)
+    require(False, f"losetup cannot attach a loop device: {done.stderr.strip()}")
+
+
+@pytest.fixture
+def loop(tmp_path):
+    """A 32 MiB loop device full of the donor's pattern; detached afterwards."""
+    require(os.geteuid() == 0, "wipe runs need root (loop devices)")
+    require(shutil.which("losetup"), "losetup is not installed (util-linux)")
+    image = tmp_path / "donor.img"
+    image.write_bytes(PATTERN * (SIZE // len(PATTERN)))
+    device = attach(image)
+    yield device
+    subprocess.run(["losetup", "-d", device], check=False)
+
+
+@pytest.fixture
+def nwipe():
+    require(shutil.which("nwipe"), "nwipe is not installed (apt-get install nwipe)")
