@@ -546,6 +546,44 @@ def wipe_import(
         raise typer.Exit(1)
 
 
+@wipe_app.command("run", help=_(
+    "Wipe one storage medium with its profile's tool (nwipe; hdparm or nvme-cli where the drive offers "
+    "sanitize) and record the result. Before writing, refurb refuses the system disk, a disk in use, a disk "
+    "whose serial is not the medium's and a failed preflight (frozen, HPA/DCO, USB bridge); it plants canary "
+    "blocks, and afterwards reads them and random samples back. Run as root.\n\n"
+    "Example: sudo refurb wipe run RB-000123-N --medium S3P9A80F --device /dev/sdb --profile hdd-overwrite"))
+def wipe_run(
+    tctx: typer.Context, code: Code,
+    medium: Annotated[str, typer.Option("--medium", help=_("Serial of the medium."), show_default=False)],
+    device: Annotated[str, typer.Option("--device", help=_("The disk, e.g. /dev/sdb."), show_default=False)],
+    profile: Annotated[str, typer.Option("--profile", help=_("Wipe profile id (refurb wipe profiles)."),
+                                         show_default=False)],
+    no_serial_check: Annotated[bool, typer.Option("--no-serial-check", help=_(
+        "Wipe a disk that reports no serial (recorded and printed on the certificate)."))] = False,
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None,
+):
+    from . import console, services
+
+    progress = None if json_out else (lambda message: console.note(message))
+    r = services.run_wipe(_ctx(tctx, operator, station), code, medium, device, profile, not no_serial_check,
+                          progress)
+
+    def render(c, r):
+        run = r["run"]
+        c.transition(r, _("{tag}: {medium} wiped on {device} ({profile}, {level}): {result}").format(
+            tag=r["tag"], medium=r["medium"], device=run["device"], profile=r["profile"], level=r["level"],
+            result=r["result"]))
+        c.say("  " + run["verification"])
+        if not run["serial_checked"]:
+            c.say("  " + _("the disk's serial was not checked (--no-serial-check)"), style="yellow")
+        for reason in run["reasons"]:
+            c.say("  " + reason, style="red")
+
+    _show(json_out, r, render)
+    if r["result"] != "pass":
+        raise typer.Exit(1)
+
+
 @wipe_app.command("waive", help=_(
     "Accept, as a lead, a passing verified wipe that stays below the policy's minimum level for its media "
     "type (policy.min_level). The waiver and its reason are printed on every certificate.\n\n"
@@ -1030,6 +1068,39 @@ def evidence_parse(files: Annotated[list[Path], typer.Argument(help=_("Evidence 
     _show(json_out, results, lambda c, r: c.evidence(r))
     if any("error" in r for r in results):
         raise typer.Exit(1)
+
+
+report_app = _group("report", _("Documents for donors: certificates of sanitization."))
+
+
+@report_app.command("certificate", help=_(
+    "Write the certificate of sanitization (PDF) of one device, or of a donor batch with --batch: the NIST SP "
+    "800-88 fields, the level reached per medium, tool, verification, evidence hashes, operator and verifier; "
+    "for a batch also the reconciliation against the manifest and the outcomes. Dutch unless --language en|fr. "
+    "Issuing it is recorded with the PDF's SHA-256.\n\n"
+    "Example: refurb report certificate --batch ACME-2026-11 --out acme.pdf --language en"))
+def report_certificate(
+    tctx: typer.Context,
+    code: Annotated[str | None, typer.Argument(help=_("Asset tag, serial or donor tag of the device."),
+                                               show_default=False)] = None,
+    batch: Annotated[str | None, typer.Option("--batch", help=_("Certificate of a whole batch."))] = None,
+    out: Annotated[Path, typer.Option("--out", help=_("The PDF file to write."), show_default=False)] = None,
+    language: Annotated[str, typer.Option("--language", help=_("Language of the certificate: nl, en or fr."))] = "nl",
+    verifier: Annotated[str | None, typer.Option("--verifier", help=_(
+        "The person validating (an operator); default: you."))] = None,
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None,
+):
+    from . import reports
+
+    if (code is None) == (batch is None):
+        raise UsageProblem(_("give a device or --batch REF, not both"), hint=_("refurb report certificate --help"))
+    if out is None:
+        raise UsageProblem(_("no output file"), hint=_("give --out FILE.pdf"))
+    _choice(language, ("nl", "en", "fr"), "--language")
+    c = _ctx(tctx, operator, station)
+    r = (reports.device_certificate(c, code, out, language, verifier) if code is not None
+         else reports.batch_certificate(c, batch, out, language, verifier))
+    _show(json_out, r, lambda c, r: c.ok(_("certificate {certificate} written to {file} (SHA-256 {sha256})").format(**r)))
 
 
 def main():

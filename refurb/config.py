@@ -21,6 +21,8 @@ KEYS = {
     "station": str,
     "tag_prefix": str,
     "profiles_dir": str,
+    "organisation": str,
+    "organisation_address": str,
     "policy": dict,
 }
 POLICY_KEYS = {"min_level": dict, "battery_min_health": (int, float)}
@@ -31,6 +33,8 @@ ENV = {
     "station": "REFURB_STATION",
     "tag_prefix": "REFURB_TAG_PREFIX",
     "profiles_dir": "REFURB_PROFILES_DIR",
+    "organisation": "REFURB_ORGANISATION",
+    "organisation_address": "REFURB_ORGANISATION_ADDRESS",
 }
 
 
@@ -44,6 +48,8 @@ class Settings:
     station: str = field(default_factory=socket.gethostname)
     tag_prefix: str = "RB"
     profiles_dir: str | None = None
+    organisation: str = "Digibank"  # printed on certificates and reports
+    organisation_address: str | None = None
     min_level: dict = field(default_factory=lambda: dict(DEFAULT_MIN_LEVEL))
     battery_min_health: float | None = None
 

@@ -6,7 +6,7 @@ The evidence files it attaches are small text files it writes itself and says so
 
 from pathlib import Path
 
-from . import config, scanning, services
+from . import config, reports, scanning, services
 from .errors import RefurbError
 from .i18n import _
 from .station import Station
@@ -172,6 +172,13 @@ def run_demo(folder, console, database_url=None):
     closed = services.close_batch(base, batch)
     console.ok(_("batch {ref}: {n} received, {m} missing, {x} extra").format(
         ref=batch, n=closed["received"], m=len(closed["missing"]), x=len(closed["extra"])))
+
+    step(_("Certificates of sanitization for the donor"))
+    certificates = folder / "certificates"
+    certificates.mkdir(exist_ok=True)
+    for r in (reports.batch_certificate(base, batch, certificates / f"{batch}.pdf", "nl"),
+              reports.device_certificate(base, tag["t480"], certificates / f"{tag['t480']}-en.pdf", "en")):
+        console.ok(_("certificate {certificate} written to {file} (SHA-256 {sha256})").format(**r))
 
     step(_("Where every device ended up"))
     rows = services.list_devices(base, batch=batch)

@@ -326,6 +326,7 @@ RECORD_LABELS = {
     "wipe_recorded": N_("wipe recorded"),
     "wipe_waived": N_("wipe level waived"),
     "snapshot_attached": N_("hardware snapshot attached"),
+    "certificate_issued": N_("certificate issued"),
     "lock_released": N_("lock lifted"),
     "donor_added": N_("donor added"),
     "batch_added": N_("batch opened"),

@@ -6,6 +6,7 @@ the device's new state are committed together or not at all.  A refused command 
 
 import hashlib
 import json
+import re
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -453,23 +454,35 @@ def list_batches(ctx):
         return [{"ref": r[0], "donor": r[1], "status": r[2], "devices": r[3]} for r in rows]
 
 
+def reconcile(s, batch):
+    """A batch against the donor's list: every device, those on the list (entered as expected), those
+    still missing, those that arrived unlisted (extra) and those received."""
+    devices = s.exec(select(Device).where(Device.batch_id == batch.id).order_by(Device.id)).scalars().all()
+    first = {}
+    for action, device_id in s.exec(
+        select(Event.action, Event.device_id)
+        .where(Event.device_id.in_([d.id for d in devices]), Event.action.in_(lifecycle.ENTRY_ACTIONS))
+    ).all():
+        first.setdefault(device_id, action)
+    return SimpleNamespace(
+        devices=devices,
+        listed=[d for d in devices if first.get(d.id) == "expect"],
+        missing=[d for d in devices if d.state == State.EXPECTED],
+        extra=[d for d in devices if first.get(d.id) == "register"],
+        received=[d for d in devices if d.state != State.EXPECTED],
+    )
+
+
 def close_batch(ctx, ref):
     """Close a batch; report what is still expected (missing) and what arrived unlisted (extra)."""
     with writing(ctx) as w:
         batch = get_batch(w.s, ref)
-        devices = w.s.exec(select(Device).where(Device.batch_id == batch.id).order_by(Device.id)).scalars().all()
-        first = {}
-        for action, device_id in w.s.exec(
-            select(Event.action, Event.device_id)
-            .where(Event.device_id.in_([d.id for d in devices]), Event.action.in_(lifecycle.ENTRY_ACTIONS))
-        ).all():
-            first[device_id] = action
-        missing = [_summary(d) for d in devices if d.state == State.EXPECTED]
-        extra = [_summary(d) for d in devices if first.get(d.id) == "register"]
-        received = [d for d in devices if d.state != State.EXPECTED]
+        r = reconcile(w.s, batch)
+        missing = [_summary(d) for d in r.missing]
+        extra = [_summary(d) for d in r.extra]
         result = {
             "ref": batch.ref,
-            "received": len(received),
+            "received": len(r.received),
             "missing": missing,
             "extra": extra,
             "already_closed": batch.status == "closed",
@@ -480,7 +493,7 @@ def close_batch(ctx, ref):
             w.s.add(batch)
             w.event(
                 "batch_closed",
-                data={"batch": batch.ref, "received": len(received), "missing": [m["tag"] for m in missing],
+                data={"batch": batch.ref, "received": len(r.received), "missing": [m["tag"] for m in missing],
                       "extra": [x["tag"] for x in extra]},
             )
         return result
@@ -795,9 +808,6 @@ def _attach_snapshot(ctx, path, parsed, register_batch, kind):
             new_specs["windows11"] = verdict
         specs.update(new_specs)
         media_added, media_skipped = _snapshot_media(w, device, parsed.get("media") or [])
-        if media_added:
-            specs.setdefault("storage_gb", round(sum(m.get("size_bytes") or 0 for m in parsed["media"]) / 1e9, 1)
-                             or None)
         suggested = _suggest_image(device.kind, specs)
         specs["suggested_image"] = suggested
         device.specs = canonical({k: v for k, v in specs.items() if v is not None})
@@ -933,8 +943,12 @@ def _store_evidence(w, device, paths):
     return out
 
 
-def record_wipe(ctx, code, medium, profile_id, result, verified=True, evidence=(), tool=None):
-    """Record a wipe of one medium; the device moves as far towards `wiped` as its guards allow."""
+def record_wipe(ctx, code, medium, profile_id, result, verified=True, evidence=(), tool=None, details=None,
+                started=None, verification=None):
+    """Record a wipe of one medium; the device moves as far towards `wiped` as its guards allow.
+
+    `details` (tool version, whether the drive's serial was checked, canaries …) go into the event, where
+    the hash chain keeps them and the certificate reads them."""
     if result not in ("pass", "fail"):
         raise UsageProblem(_("result must be pass or fail"), hint=_("--result pass|fail"))
     profile = catalog.load_profiles(_profile_dirs(ctx)).get(profile_id)
@@ -964,13 +978,14 @@ def record_wipe(ctx, code, medium, profile_id, result, verified=True, evidence=(
             plan = lifecycle.Plan()  # locked or in repair: the record is kept, the state stays
         stored = _store_evidence(w, device, evidence)
         e = w.event("wipe_recorded", device, device.state, None,
-                    {"medium": m.serial, "profile": profile.id, "result": result, "level": level,
+                    {**(details or {}), "medium": m.serial, "profile": profile.id, "result": result, "level": level,
                      "verified": bool(verified), "evidence": [x["sha256"] for x in stored]})
         t = now()
         w.s.add(WipeRecord(
             device_id=device.id, medium_id=m.id, profile_id=profile.id, profile_version=profile.version,
             method=profile.method, level=level, tool=tool or profile.tool, result=result, verified=bool(verified),
-            verification=profile.verification if verified else "none", started_at=None, ended_at=t,
+            verification=(verification or profile.verification) if verified else "none", started_at=started,
+            ended_at=t,
             evidence=canonical(stored), event_id=e.id, operator=w.operator.name, created_at=t))
         events = [e] + w.apply(device, plan)
         return _device_result(device, events, medium=m.serial, profile=profile.id, level=level, result=result)
@@ -1018,6 +1033,37 @@ def _medium(session, device, serial):
                 tag=device.tag, serial=serial),
         )
     return m
+
+
+def run_wipe(ctx, code, medium, device_path, profile_id, serial_check=True, progress=None):
+    """Run a profile's tool on the disk of one medium (refurb.wiperun) and record what happened.
+
+    Everything is checked before a byte is written (the device and medium exist, the state allows a wipe,
+    the profile fits; then wiperun's own refusals).  The wipe itself runs outside any transaction; its
+    record, log and the details the certificate prints (tool version, serial checked or not, canaries)
+    are written afterwards in one, pass or fail."""
+    from . import wiperun
+
+    profile = catalog.load_profiles(_profile_dirs(ctx)).get(profile_id)
+    if profile is None:
+        raise NotFound(_("no wipe profile {id!r}").format(id=profile_id), hint=_("list them: refurb wipe profiles"))
+    with reading(ctx) as s:
+        device = resolve(s, code)
+        m = _medium(s, device, medium)
+        _require_state(device, lifecycle.WIPE_RECORDABLE, _("record a wipe"))
+        tag, serial, medium_type = device.tag, m.serial, m.type
+    workdir = ctx.settings.home / "wipe-runs" / tag
+    run = wiperun.run(profile, device_path, medium_serial=serial, medium_type=medium_type,
+                      serial_check=serial_check, workdir=workdir, progress=progress)
+    evidence = [run["log_path"]] if run["log_path"] else []
+    details = {k: run[k] for k in ("serial_checked", "serial_read", "device", "canaries",
+                                   "samples", "preflight", "reasons", "interrupted", "exit_code")}
+    version = re.search(r"\d+(?:\.\d+)+\S*", run.get("tool_version") or "")  # "nwipe version 0.33" → 0.33
+    details["tool_version"] = version.group(0) if version else run.get("tool_version")
+    started = datetime.fromisoformat(run["started"]) if run.get("started") else None
+    recorded = record_wipe(ctx, tag, serial, profile.id, run["result"], run["verified"], evidence,
+                           tool=profile.tool, details=details, started=started, verification=run["verification"])
+    return {**recorded, "run": run}
 
 
 VERIFIED = frozenset({"all", "last", "full", "sample", "verified", "yes", "true"})

@@ -183,7 +183,7 @@ def test_cli_bad_config_option_exits_5_naming_the_file(run, tmp_path):
     assert r.stderr == (
         "error: invalid-config\n"
         "× bad.toml: unknown key 'tag_prefx'\n"
-        "hint: known keys: database_url, lang, operator, station, tag_prefix, profiles_dir, policy\n"
+        "hint: known keys: database_url, lang, operator, station, tag_prefix, profiles_dir, organisation, organisation_address, policy\n"
     )
 
 

@@ -1,0 +1,185 @@
+"""Documents made from the records: certificates of sanitization per device and per donor batch.
+
+This module gathers plain data from the database (through refurb.services) and hands it to the
+renderers (refurb.certificate); issuing a certificate is itself an event, so the audit trail shows
+which certificate was given out, when, by whom, and the SHA-256 of the PDF.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+from sqlalchemy import select
+
+from . import catalog, services
+from .errors import NotFound
+from .i18n import _
+from .models import Batch, ChainHead, Donor, Event, Operator, StorageMedium, WipeRecord
+from .services import iso
+
+
+def device_certificate(ctx, code, out, lang="nl", verifier=None):
+    """Write the certificate of one device to `out`; returns what was written and its hash."""
+    from . import certificate
+
+    with services.writing(ctx) as w:
+        device = services.resolve(w.s, code)
+        verifier = _verifier(w, verifier)
+        cert_id = f"{device.tag}-{(w.head.last_event_id or 0) + 1}"
+        data = {**_header(ctx, w.s, cert_id), **_device_data(ctx, w.s, device, verifier)}
+        return _issue(w, certificate.render_device, data, out, lang, device=device, subject=device.tag)
+
+
+def batch_certificate(ctx, ref, out, lang="nl", verifier=None):
+    """Write the certificate of a donor batch (reconciliation, outcomes, every device) to `out`."""
+    from . import certificate
+
+    with services.writing(ctx) as w:
+        batch = services.get_batch(w.s, ref)
+        verifier = _verifier(w, verifier)
+        cert_id = f"{batch.ref}-{(w.head.last_event_id or 0) + 1}"
+        data = {**_header(ctx, w.s, cert_id), **_batch_data(ctx, w.s, batch, verifier)}
+        return _issue(w, certificate.render_batch, data, out, lang, subject=batch.ref)
+
+
+def _issue(w, render, data, out, lang, device=None, subject=None):
+    out = Path(out)
+    if out.parent and not out.parent.is_dir():
+        raise NotFound(_("{folder}: no such folder").format(folder=out.parent), hint=_("create it first"))
+    render(data, out, lang)
+    try:
+        content = out.read_bytes()
+        digest = hashlib.sha256(content).hexdigest()
+        w.event("certificate_issued", device, device.state if device else None, None,
+                {"certificate": data["certificate_id"], "subject": subject, "lang": lang, "sha256": digest,
+                 "size": len(content), "file": out.name})
+        w.s.flush()
+    except BaseException:
+        out.unlink(missing_ok=True)  # no certificate without its record
+        raise
+    return {"certificate": data["certificate_id"], "file": str(out), "sha256": digest, "size": len(content),
+            "subject": subject, "lang": lang}
+
+
+def _verifier(w, name):
+    """The person validating: the operator issuing the certificate unless another known operator is named."""
+    if not name:
+        return w.operator.name
+    op = w.s.exec(select(Operator).where(Operator.name == name)).scalars().first()
+    if op is None:
+        raise NotFound(_("no operator named {name!r}").format(name=name),
+                       hint=_("list them: refurb operator list"))
+    return op.name
+
+
+def _header(ctx, s, cert_id):
+    head = s.get(ChainHead, 1)
+    return {
+        "certificate_id": cert_id,
+        "issued_at": iso(services.now()),
+        "organisation": {"name": ctx.settings.organisation, "address": ctx.settings.organisation_address},
+        "audit": {"events": head.count, "chain_head": head.hash},
+    }
+
+
+def _device_data(ctx, s, device, verifier):
+    batch = s.get(Batch, device.batch_id)
+    donor = s.get(Donor, batch.donor_id)
+    return {
+        "device": {"tag": device.tag, "kind": device.kind, "make": device.make, "model": device.model,
+                   "serial": device.serial, "donor_tag": device.donor_tag, "batch": batch.ref, "donor": donor.name,
+                   "state": device.state},
+        "no_storage": device.no_storage,
+        "media": _media(ctx, s, device, verifier),
+    }
+
+
+def _media(ctx, s, device, verifier):
+    """Each medium with the wipe that counts for it in the current cycle (see lifecycle._wipe_verified):
+    the last passing verified one reaching the policy (or waived), else the last one, else none."""
+    facts = services.facts_for(s, device, ctx)
+    profiles = catalog.load_profiles(services._profile_dirs(ctx))
+    events = {e.id: e for e in s.exec(select(Event).where(Event.device_id == device.id)).scalars()}
+    waivers = {}
+    for e in events.values():
+        if e.action == "wipe_waived" and e.id > facts.cycle_start:
+            d = json.loads(e.data)
+            if d["wipe_event"] in facts.waived:
+                waivers[d["wipe_event"]] = {"by": e.operator, "reason": d["reason"], "at": iso(e.at)}
+    counted = {w.event_id for w in facts.wipes}  # current cycle, not undone
+    out = []
+    media = s.exec(select(StorageMedium).where(StorageMedium.device_id == device.id)
+                   .order_by(StorageMedium.id)).scalars().all()
+    for m in media:
+        records = [r for r in s.exec(select(WipeRecord).where(WipeRecord.medium_id == m.id)
+                                     .order_by(WipeRecord.event_id)).scalars() if r.event_id in counted]
+        need = facts.min_level.get(m.type, "clear")
+        record = _counting(records, need, waivers) if records else None
+        out.append({"serial": m.serial, "model": m.model, "type": m.type, "size_bytes": m.size_bytes,
+                    "sanitization": _sanitization(record, events, profiles, need, waivers, verifier)
+                    if record else None})
+    return out
+
+
+def _counting(records, need, waivers):
+    from .states import LEVELS
+
+    good = [r for r in records if r.result == "pass" and r.verified and r.level
+            and (LEVELS.index(r.level) >= LEVELS.index(need) or r.event_id in waivers)]
+    return (good or records)[-1]
+
+
+def _sanitization(r, events, profiles, need, waivers, verifier):
+    e = events.get(r.event_id)
+    details = json.loads(e.data) if e is not None else {}
+    profile = profiles.get(r.profile_id)
+    return {
+        "profile_id": r.profile_id, "profile_version": r.profile_version,
+        "profile_name": profile.name if profile else None, "standard": profile.standard if profile else None,
+        "method": r.method, "level": r.level, "policy_level": need,
+        "tool": r.tool, "tool_version": details.get("tool_version"),
+        "verification": r.verification, "verified": r.verified, "result": r.result,
+        "started": iso(r.started_at), "ended": iso(r.ended_at),
+        "operator": r.operator, "verifier": verifier,
+        "serial_checked": details.get("serial_checked", True),
+        "waiver": waivers.get(r.event_id),
+        "evidence": [{"filename": x.get("file"), "sha256": x.get("sha256")} for x in json.loads(r.evidence or "[]")],
+        "event_id": r.event_id,
+    }
+
+
+def _batch_data(ctx, s, batch, verifier):
+    donor = s.get(Donor, batch.donor_id)
+    r = services.reconcile(s, batch)
+    here = r.received
+    outcomes = {}
+    for d in here:
+        outcomes[d.state] = outcomes.get(d.state, 0) + 1
+    rows = []
+    for d in here:
+        media = _media(ctx, s, d, verifier)
+        rows.append({
+            "tag": d.tag, "donor_tag": d.donor_tag, "serial": d.serial, "make": d.make, "model": d.model,
+            "outcome": d.state, "no_storage": d.no_storage,
+            "media": [{"serial": m["serial"], "type": m["type"],
+                       "policy_level": ctx.min_level.get(m["type"], "clear"),
+                       **({"level": x["level"], "method": x["method"], "verified": x["verified"],
+                           "result": x["result"], "waiver": x["waiver"] is not None,
+                           "serial_checked": x["serial_checked"],
+                           "evidence_sha256": [ev["sha256"] for ev in x["evidence"]]}
+                          if (x := m["sanitization"]) else
+                          {"level": None, "method": None, "verified": False, "result": None, "waiver": False,
+                           "serial_checked": True, "evidence_sha256": []})}
+                      for m in media],
+        })
+    return {
+        "batch": {"ref": batch.ref, "donor": donor.name, "donor_ref": batch.donor_ref,
+                  "received_on": iso(batch.received_on), "closed": batch.status == "closed"},
+        "reconciliation": {
+            "expected": len(r.listed), "received": len(here),
+            "missing": [{"serial": d.serial, "donor_tag": d.donor_tag, "model": d.model} for d in r.missing],
+            "extra": [{"tag": d.tag, "serial": d.serial, "model": d.model} for d in r.extra],
+        },
+        "outcomes": dict(sorted(outcomes.items())),
+        "devices": rows,
+    }
