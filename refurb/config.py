@@ -23,9 +23,19 @@ KEYS = {
     "profiles_dir": str,
     "organisation": str,
     "organisation_address": str,
+    "labels_dir": str,
+    "label_template": str,
+    "printer": str,
     "policy": dict,
+    "report": dict,
 }
-POLICY_KEYS = {"min_level": dict, "battery_min_health": (int, float)}
+TABLES = ("policy", "report")  # sub-tables of the config file, without environment variables
+POLICY_KEYS = {"min_level": dict, "battery_min_health": (int, float), "retention_personal_days": int,
+               "retention_loans_days": int}
+REPORT_KEYS = {"co2e_kg_per_device": (int, float), "co2e_source": str}
+DEFAULT_CO2E_KG = 214.0
+DEFAULT_CO2E_SOURCE = ("Öko-Institut / Fraunhofer IZM: greenhouse gas emissions avoided by reusing a laptop "
+                       "(214 kg CO2e)")
 ENV = {
     "database_url": "REFURB_DATABASE_URL",
     "lang": "REFURB_LANG",
@@ -35,6 +45,9 @@ ENV = {
     "profiles_dir": "REFURB_PROFILES_DIR",
     "organisation": "REFURB_ORGANISATION",
     "organisation_address": "REFURB_ORGANISATION_ADDRESS",
+    "labels_dir": "REFURB_LABELS_DIR",
+    "label_template": "REFURB_LABEL_TEMPLATE",
+    "printer": "REFURB_PRINTER",
 }
 
 
@@ -50,6 +63,13 @@ class Settings:
     profiles_dir: str | None = None
     organisation: str = "Digibank"  # printed on certificates and reports
     organisation_address: str | None = None
+    labels_dir: str | None = None  # the user's label templates; an id there overrides a shipped one
+    label_template: str | None = None  # the template intake prints with (`--label` on intake commands)
+    printer: str | None = None  # the CUPS queue labels go to when no output is named
+    retention_personal_days: int = 730  # borrower data kept this long after the last loan (SPEC §10)
+    retention_loans_days: int = 90  # loan history pseudonymised after this many days
+    co2e_kg_per_device: float = DEFAULT_CO2E_KG
+    co2e_source: str = DEFAULT_CO2E_SOURCE
     min_level: dict = field(default_factory=lambda: dict(DEFAULT_MIN_LEVEL))
     battery_min_health: float | None = None
 
@@ -95,6 +115,7 @@ def read_config_file(path, must_exist=False):
     _check_keys(path, data, KEYS, "")
     policy = data.get("policy", {})
     _check_keys(path, policy, POLICY_KEYS, "policy.")
+    _check_keys(path, data.get("report", {}), REPORT_KEYS, "report.")
     for media, level in policy.get("min_level", {}).items():
         if media not in MEDIA_TYPES:
             raise InvalidConfig(
@@ -132,7 +153,7 @@ def load(environ=None, config_file=None):
     explicit = config_file or environ.get("REFURB_CONFIG")
     config_path = Path(explicit or home / "config.toml").expanduser()
     file_values = read_config_file(config_path, must_exist=bool(explicit))
-    values = {k: v for k, v in file_values.items() if k != "policy"}
+    values = {k: v for k, v in file_values.items() if k not in TABLES}
     for key, var in ENV.items():
         if environ.get(var):
             values[key] = environ[var]
@@ -145,5 +166,7 @@ def load(environ=None, config_file=None):
         database_url=values.pop("database_url", None) or "sqlite:///" + str(home / "refurb.db"),
         min_level=min_level,
         battery_min_health=policy.get("battery_min_health"),
+        **{k: policy[k] for k in ("retention_personal_days", "retention_loans_days") if k in policy},
+        **{k: v for k, v in file_values.get("report", {}).items()},
     )
     return settings.with_options(**values)

@@ -84,7 +84,7 @@ def test_option_beats_environment_beats_file_beats_default(tmp_path, key):
 
 
 def test_every_setting_has_an_environment_variable():
-    assert set(config.ENV) == set(config.KEYS) - {"policy"}
+    assert set(config.ENV) == set(config.KEYS) - set(config.TABLES)
     assert all(var == "REFURB_" + key.upper() for key, var in config.ENV.items())
 
 
@@ -115,6 +115,15 @@ def test_config_file_option_beats_refurb_config_beats_home(tmp_path):
     assert config.load(env, config_file=tmp_path / "option" / "config.toml").station == "option"
 
 
+def test_report_and_retention_settings_from_the_config_file(tmp_path):
+    path = write(tmp_path / "config.toml", '[policy]\nretention_personal_days = 365\n'
+                 '[report]\nco2e_kg_per_device = 180.5\nco2e_source = "our own study"\n')
+    s = config.load({"REFURB_HOME": str(tmp_path)}, config_file=path)
+    assert (s.retention_personal_days, s.retention_loans_days) == (365, 90)
+    assert (s.co2e_kg_per_device, s.co2e_source) == (180.5, "our own study")
+    assert config.load({"REFURB_HOME": str(tmp_path / "none")}).co2e_kg_per_device == 214
+
+
 def test_policy_from_the_config_file(tmp_path):
     path = write(tmp_path / "config.toml", '[policy]\nbattery_min_health = 70\n[policy.min_level]\nnvme = "purge"\n')
     s = config.load({"REFURB_HOME": str(tmp_path)}, config_file=path)
@@ -137,6 +146,8 @@ def test_a_missing_default_config_file_is_fine(tmp_path):
         ('tag_prefix = 3\n', "tag_prefix has the wrong type"),
         ('[policy]\nbattery_min_health = true\n', "policy.battery_min_health has the wrong type"),
         ('policy = "strict"\n', "policy has the wrong type"),
+        ('[report]\nco2e_kg = 1\n', "unknown key 'report.co2e_kg'"),
+        ('[report]\nco2e_source = 5\n', "report.co2e_source has the wrong type"),
         ('[policy.min_level]\nnvme = "purgee"\n', "policy.min_level.nvme: 'purgee' is not one of clear, purge, destroy"),
         ('[policy.min_level]\nfloppy = "clear"\n', "policy.min_level.floppy: unknown media type"),
         ('operator = "Sara"\noperator = "Bram"\n', "not valid TOML"),
@@ -183,7 +194,7 @@ def test_cli_bad_config_option_exits_5_naming_the_file(run, tmp_path):
     assert r.stderr == (
         "error: invalid-config\n"
         "× bad.toml: unknown key 'tag_prefx'\n"
-        "hint: known keys: database_url, lang, operator, station, tag_prefix, profiles_dir, organisation, organisation_address, policy\n"
+        "hint: known keys: database_url, lang, operator, station, tag_prefix, profiles_dir, organisation, organisation_address, labels_dir, label_template, printer, policy, report\n"
     )
 
 

@@ -255,6 +255,8 @@ def test_every_setting_is_documented(readme):
         assert f"{key} =" in section or f"[{key}]" in section, key
     for key in config.POLICY_KEYS:
         assert f"{key} =" in section, f"policy.{key}"
+    for key in config.REPORT_KEYS:
+        assert f"{key} =" in section, f"report.{key}"
     for var in [*config.ENV.values(), "REFURB_HOME", "REFURB_CONFIG"]:
         assert f"`{var}`" in section, var
 
@@ -269,6 +271,7 @@ def test_example_config_file_is_valid(readme, tmp_path):
     data = config.read_config_file(path)
     assert set(data) == set(config.KEYS)
     assert set(data["policy"]) == set(config.POLICY_KEYS)
+    assert set(data["report"]) == set(config.REPORT_KEYS)
     settings = config.load(environ={"REFURB_HOME": str(tmp_path)})
     assert settings.min_level["nvme"] == "purge"
     assert settings.battery_min_health == 60
