@@ -755,56 +755,150 @@ def return_to_donor(tctx: typer.Context, code: Code, note: Annotated[str | None,
 @app.command(help=_("Put a ready device in a digipunt's lending pool (or take it out with --release).\n\n"
                     "Example: refurb allocate RB-000142-J --digipunt \"Gent Zuid\""))
 def allocate(
-    tctx: typer.Context, code: Code,
+    tctx: typer.Context,
+    code: Annotated[str | None, typer.Argument(help=_("Asset tag, serial or donor tag; leave out for bulk."),
+                                               show_default=False)] = None,
     digipunt: Annotated[str | None, typer.Option("--digipunt", help=_("The digipunt's name."))] = None,
     release: Annotated[bool, typer.Option("--release", help=_("Take it back out of the pool."))] = False,
+    batch: Annotated[str | None, typer.Option("--batch", help=_("Bulk: ready devices of this batch."))] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help=_("Bulk: only this kind."))] = None,
+    grade: Annotated[str | None, typer.Option("--grade", help=_("Bulk: only this grade."))] = None,
+    count: Annotated[int | None, typer.Option("--count", min=1, help=_("Bulk: at most this many."))] = None,
     json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None, force: ForceOpt = None,
 ):
     from . import services
 
     if not digipunt and not release:
         raise UsageProblem(_("say --digipunt NAME or --release"), hint=_("see: refurb allocate --help"))
+    bulk = batch or kind or grade or count
+    if code is None:
+        if not bulk or release:
+            raise UsageProblem(_("give a device, or a bulk filter (--batch, --kind, --grade, --count) with --digipunt"),
+                               hint=_("see: refurb allocate --help"))
+        r = services.allocate_many(_ctx(tctx, operator, station, force), digipunt, batch, kind, grade, count)
+        _show(json_out, r, lambda c, r: c.ok(ngettext("{count} ready device allocated to {digipunt}",
+                                                      "{count} ready devices allocated to {digipunt}",
+                                                      r["count"]).format(**r)))
+        return
+    if bulk:
+        raise UsageProblem(_("a device and a bulk filter do not go together"), hint=_("see: refurb allocate --help"))
     r = services.allocate(_ctx(tctx, operator, station, force), code, digipunt, release)
     msg = _("{tag} released") if release else _("{tag} allocated to {digipunt}")
     _show(json_out, r, lambda c, r: c.transition(r, msg.format(tag=r["tag"], digipunt=r.get("digipunt"))))
 
 
+def _datetime(value, option):
+    """--at: 'YYYY-MM-DD HH:MM' (or ISO 8601) in Brussels time unless it names its offset."""
+    if value is None:
+        return None
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace(" ", "T", 1))
+    except ValueError:
+        raise UsageProblem(_("{option}: {value!r} is not a date and time").format(option=option, value=value),
+                           hint=f'{option} "2026-11-27 14:30"') from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo("Europe/Brussels"))
+
+
+def _date(value, option):
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageProblem(_("{option}: {value!r} is not a date").format(option=option, value=value),
+                           hint=f"{option} YYYY-MM-DD") from None
+
+
+AtOpt = Annotated[str | None, typer.Option("--at", help=_(
+    "When it happened, for a loan or return made on paper: \"YYYY-MM-DD HH:MM\" (Brussels time)."))]
+
+
 @loan_app.command("out", help=_("Lend an allocated device to a borrower (a pseudonymous reference, never a name).\n\n"
-                                "Example: refurb loan out RB-000142-J --borrower GZ-0042 --due 2027-01-31"))
+                                "Example: refurb loan out RB-000142-J --borrower GZ-0042 --accessory charger "
+                                "--accessory bag"))
 def loan_out(
     tctx: typer.Context, code: Code,
     borrower: Annotated[str, typer.Option("--borrower", help=_("Borrower reference from the digipunt."),
                                           show_default=False)],
     due: Annotated[str | None, typer.Option("--due", help=_("Due date YYYY-MM-DD (default: the digipunt's policy)."))] = None,
     accessory: Annotated[list[str] | None, typer.Option("--accessory", help=_("Accessory handed out; repeatable."))] = None,
+    at: AtOpt = None,
     json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None, force: ForceOpt = None,
 ):
     from . import services
 
-    due_date = None
-    if due:
-        try:
-            due_date = date.fromisoformat(due)
-        except ValueError:
-            raise UsageProblem(_("--due: {value!r} is not a date").format(value=due), hint="--due YYYY-MM-DD") from None
-    r = services.loan_out(_ctx(tctx, operator, station, force), code, borrower, due_date, accessory or [])
+    r = services.loan_out(_ctx(tctx, operator, station, force), code, borrower, _date(due, "--due"),
+                          accessory or [], _datetime(at, "--at"))
     _show(json_out, r, lambda c, r: c.transition(r, _("{tag} lent to {borrower}, due {due}").format(
         tag=r["tag"], borrower=r["borrower"], due=c.day(r["due"]))))
 
 
-@loan_app.command("return", help=_("Take a device back; it goes to the wipe queue (damaged: to repair).\n\n"
-                                   "Example: refurb loan return RB-000142-J --condition ok"))
+@loan_app.command("return", help=_("Take a device back; it goes to the wipe queue (damaged: to repair). Name the "
+                                   "accessories that came back to check them against the loan.\n\n"
+                                   "Example: refurb loan return RB-000142-J --condition ok --accessory charger"))
 def loan_return(
     tctx: typer.Context, code: Code,
     condition: Annotated[str, typer.Option("--condition", help=_("ok, damaged or incomplete."), show_default=False)],
+    accessory: Annotated[list[str] | None, typer.Option("--accessory", help=_(
+        "Accessory that came back; repeatable. Missing ones make the return incomplete."))] = None,
+    at: AtOpt = None,
     json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None,
 ):
     from . import services
 
     _choice(condition, CONDITIONS, "--condition")
-    r = services.loan_return(_ctx(tctx, operator, station), code, condition)
-    _show(json_out, r, lambda c, r: c.transition(r, _("{tag} returned ({condition})").format(
-        tag=r["tag"], condition=r.get("condition", ""))))
+    r = services.loan_return(_ctx(tctx, operator, station), code, condition, accessory, _datetime(at, "--at"))
+
+    def render(c, r):
+        c.transition(r, _("{tag} returned ({condition})").format(tag=r["tag"], condition=r.get("condition", "")))
+        if r.get("missing_accessories"):
+            c.say("  " + _("missing: {items}").format(items=", ".join(r["missing_accessories"])), style="yellow")
+
+    _show(json_out, r, render)
+
+
+@loan_app.command("extend", help=_("Extend a loan: a later due date, within the digipunt's maximum number of "
+                                   "extensions.\n\nExample: refurb loan extend RB-000142-J --days 14"))
+def loan_extend(
+    tctx: typer.Context, code: Code,
+    days: Annotated[int | None, typer.Option("--days", min=1, help=_(
+        "Days to add (default: the digipunt's loan length)."))] = None,
+    due: Annotated[str | None, typer.Option("--due", help=_("The new due date YYYY-MM-DD."))] = None,
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None, force: ForceOpt = None,
+):
+    from . import services
+
+    if days and due:
+        raise UsageProblem(_("give --days or --due, not both"), hint=_("see: refurb loan extend --help"))
+    r = services.loan_extend(_ctx(tctx, operator, station, force), code, days, _date(due, "--due"))
+    _show(json_out, r, lambda c, r: c.ok(_("{tag}: due {due} (extension {extensions} of {max_extensions})").format(
+        tag=r["tag"], due=c.day(r["due"]), extensions=r["extensions"], max_extensions=r["max_extensions"])))
+
+
+@loan_app.command("overdue", help=_("The loans past their due date, most overdue first: a worklist.\n\n"
+                                    "Example: refurb loan overdue --digipunt \"Gent Zuid\" --json"))
+def loan_overdue(
+    tctx: typer.Context,
+    digipunt: Annotated[str | None, typer.Option("--digipunt", help=_("Only this digipunt."))] = None,
+    on: Annotated[str | None, typer.Option("--on", help=_(
+        "Overdue as of this day YYYY-MM-DD, e.g. to plan calls for Friday (default: today)."))] = None,
+    json_out: Json = False,
+):
+    from . import services
+
+    r = services.overdue(_ctx(tctx), digipunt, _date(on, "--on"))
+
+    def render(c, r):
+        if not r:
+            c.note(_("no loan is overdue"))
+            return
+        c.simple_table([_("tag"), _("borrower"), _("digipunt"), _("due"), _("days overdue")],
+                       [[x["tag"], x["borrower"], x["digipunt"], c.day(x["due"]), x["days_overdue"]] for x in r])
+
+    _show(json_out, r, render)
 
 
 @loan_app.command("lost", help=_("Record that a lent or allocated device is lost (a lead).\n\nExample: refurb loan lost RB-000142-J"))
@@ -1068,6 +1162,27 @@ def evidence_parse(files: Annotated[list[Path], typer.Argument(help=_("Evidence 
     _show(json_out, results, lambda c, r: c.evidence(r))
     if any("error" in r for r in results):
         raise typer.Exit(1)
+
+
+borrower_app = _group("borrower", _("Borrower references and the retention policy (GDPR)."))
+
+
+@borrower_app.command("purge", help=_(
+    "Apply the retention policy (a lead): loans returned more than policy.retention_loans_days ago lose their "
+    "link to the borrower, and borrower references whose last loan is older than policy.retention_personal_days "
+    "are removed. Says what it removed.\n\nExample: refurb borrower purge --dry-run"))
+def borrower_purge(
+    tctx: typer.Context,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help=_("Say what would be removed; change nothing."))] = False,
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None,
+):
+    from . import services
+
+    r = services.purge_borrowers(_ctx(tctx, operator, station), dry_run)
+    message = _("{loans_pseudonymised} loans detached from their borrower (returned before {loans_before}), "
+                "{borrowers_removed} borrower references removed (last loan before {borrowers_before})")
+    _show(json_out, r, lambda c, r: (c.note if r["dry_run"] else c.ok)(
+        (_("would be: ") if r["dry_run"] else "") + message.format(**r)))
 
 
 report_app = _group("report", _("Documents for donors: certificates of sanitization."))

@@ -327,6 +327,8 @@ RECORD_LABELS = {
     "wipe_waived": N_("wipe level waived"),
     "snapshot_attached": N_("hardware snapshot attached"),
     "certificate_issued": N_("certificate issued"),
+    "loan_extended": N_("loan extended"),
+    "borrowers_purged": N_("borrower data purged"),
     "lock_released": N_("lock lifted"),
     "donor_added": N_("donor added"),
     "batch_added": N_("batch opened"),

@@ -186,8 +186,8 @@ class Writer:
         self.written.append(e)
         return e
 
-    def apply(self, device, plan, data=None):
-        """Write one event per step of a plan and move the device."""
+    def apply(self, device, plan, data=None, at=None):
+        """Write one event per step of a plan and move the device (`at`: when it happened, if not now)."""
         events = []
         forced = None
         if plan.forced:
@@ -199,7 +199,7 @@ class Writer:
             if forced and last:
                 payload["forced_guards"] = [f.reason for f in plan.forced]
             events.append(
-                self.event(step.action, device, device.state, step.target, payload, forced if last else None)
+                self.event(step.action, device, device.state, step.target, payload, forced if last else None, at)
             )
             device.state = str(step.target)
         self.s.add(device)
@@ -1359,39 +1359,79 @@ def _open_loan(s, device):
     ).scalars().first()
 
 
-def loan_out(ctx, code, borrower, due=None, accessories=()):
+BRUSSELS = "Europe/Brussels"
+
+
+def today(at=None):
+    """The calendar day in Brussels (SPEC §11) of `at` (default: now)."""
+    from zoneinfo import ZoneInfo
+
+    return (at or now()).astimezone(ZoneInfo(BRUSSELS)).date()
+
+
+def _paper_time(s, device, at):
+    """When a loan or return made on paper happened: given as `at`, never in the future and never before
+    the device's last recorded step (the history stays in order).  None: it happens now."""
+    if at is None:
+        return None
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    if at > now() + timedelta(minutes=1):
+        raise UsageProblem(_("--at {at} is in the future").format(at=iso(at)), hint=_("give when it happened"))
+    last = s.get(Event, device.last_event_id) if device.last_event_id else None
+    if last is not None and at < _aware(last.at):
+        raise UsageProblem(
+            _("--at {at} is before {tag}'s last recorded step ({last})").format(at=iso(at), tag=device.tag,
+                                                                                  last=iso(last.at)),
+            hint=_("record paper loans and returns in the order they happened"), code="out-of-order")
+    return at
+
+
+def _aware(value):
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def loan_out(ctx, code, borrower, due=None, accessories=(), at=None):
+    """Lend an allocated device.  The borrower is a pseudonymous reference; events keep only its number, so
+    `borrower purge` can remove the reference later (SPEC §10).  `at`: a loan made on paper, recorded now."""
     borrower = _clean(borrower, _("borrower reference"))
+    accessories = sorted({_clean(a, _("accessory")) for a in accessories})
     with writing(ctx) as w:
         device = resolve(w.s, code)
         if device.state == State.ON_LOAN:
             loan = _open_loan(w.s, device)
             b = w.s.get(Borrower, loan.borrower_id) if loan else None
             if b is not None and b.ref == borrower:
-                return _device_result(device, [], borrower=borrower, due=loan.due_on.date().isoformat())
+                return _device_result(device, [], borrower=borrower, due=loan.due_on.date().isoformat(),
+                                      accessories=json.loads(loan.accessories))
             raise Conflict(_("{tag} is on loan already").format(tag=device.tag),
                            hint=_("return it first: refurb loan return {tag} …").format(tag=device.tag))
+        when = _paper_time(w.s, device, at)
         facts = facts_for(w.s, device, ctx)
         loc = w.s.get(Location, device.location_id) if device.location_id else None
         plan = lifecycle.plan(facts, "loan_out", force=ctx.force)
-        t = now()
-        due_on = datetime.combine(due or (t + timedelta(days=loc.loan_days)).date(), time.min, tzinfo=UTC)
-        if due_on.date() < t.date():
-            raise UsageProblem(_("the due date {due} is in the past").format(due=due_on.date().isoformat()),
+        t = when or now()
+        due_day = due or today(t) + timedelta(days=loc.loan_days)
+        if due_day < today(t):
+            raise UsageProblem(_("the due date {due} is in the past").format(due=due_day.isoformat()),
                                hint="--due YYYY-MM-DD")
+        due_on = datetime.combine(due_day, time.min, tzinfo=UTC)
         b = w.s.exec(select(Borrower).where(Borrower.ref == borrower)).scalars().first()
         if b is None:
-            b = Borrower(ref=borrower, digipunt_id=loc.id, created_at=t)
-        b.last_loan_at = t
+            b = Borrower(ref=borrower, digipunt_id=loc.id, created_at=now())
+        b.last_loan_at = max(_aware(b.last_loan_at), t) if b.last_loan_at else t
         w.s.add(b)
         w.s.flush()
-        events = w.apply(device, plan, {"borrower": borrower, "due": due_on.date().isoformat(), "digipunt": loc.name,
-                                        "accessories": list(accessories)})
+        events = w.apply(device, plan, {"borrower_id": b.id, "due": due_day.isoformat(), "digipunt": loc.name,
+                                        "accessories": accessories}, at=when)
         w.s.add(Loan(device_id=device.id, borrower_id=b.id, digipunt_id=loc.id, out_at=t, due_on=due_on,
-                     accessories=canonical(list(accessories)), event_id=events[-1].id))
-        return _device_result(device, events, borrower=borrower, due=due_on.date().isoformat())
+                     accessories=canonical(accessories), event_id=events[-1].id))
+        return _device_result(device, events, borrower=borrower, due=due_day.isoformat(), accessories=accessories,
+                              at=iso(t))
 
 
-def loan_return(ctx, code, condition):
+def loan_return(ctx, code, condition, accessories=None, at=None):
+    """Take a device back.  With `accessories` (what came back), the loan's checklist is compared: anything
+    missing makes the return incomplete.  Damaged goes to repair, anything else to the wipe queue."""
     from .states import CONDITIONS
 
     if condition not in CONDITIONS:
@@ -1399,21 +1439,145 @@ def loan_return(ctx, code, condition):
                            hint="--condition ok|damaged|incomplete")
     with writing(ctx) as w:
         device = resolve(w.s, code)
+        when = _paper_time(w.s, device, at)
         facts = facts_for(w.s, device, ctx)
         loan = _open_loan(w.s, device)
         plan = lifecycle.plan(facts, "return")
         if plan.noop:
             return _device_result(device, [])
-        events = w.apply(device, plan, {"condition": condition})
+        missing = []
+        if accessories is not None and loan is not None:
+            back = {a.strip() for a in accessories}
+            missing = [a for a in json.loads(loan.accessories) if a not in back]
+            if missing and condition == "ok":
+                condition = "incomplete"
+        data = {"condition": condition, **({"missing_accessories": missing} if missing else {})}
+        events = w.apply(device, plan, data, at=when)
         after = "repair" if condition == "damaged" else "requeue"
         facts = facts_for(w.s, device, ctx)
-        events += w.apply(device, lifecycle.plan(facts, after), {"condition": condition} if after == "repair" else {})
+        events += w.apply(device, lifecycle.plan(facts, after), {"condition": condition} if after == "repair" else {},
+                          at=when)
         if loan is not None:
-            loan.returned_at, loan.condition = now(), condition
+            loan.returned_at, loan.condition = when or now(), condition
             w.s.add(loan)
         device.location_id = None
         w.s.add(device)
-        return _device_result(device, events, condition=condition)
+        return _device_result(device, events, condition=condition, missing_accessories=missing)
+
+
+def loan_extend(ctx, code, days=None, due=None):
+    """Move an open loan's due date later, within the digipunt's maximum number of extensions (a lead may
+    --force one more; it is recorded)."""
+    with writing(ctx) as w:
+        device = resolve(w.s, code)
+        loan = _open_loan(w.s, device)
+        if device.state != State.ON_LOAN or loan is None:
+            raise TransitionRefused(_("{tag} is not on loan").format(tag=device.tag),
+                                    hint=_("see it: refurb show {tag}").format(tag=device.tag), code="not-on-loan")
+        loc = w.s.get(Location, loan.digipunt_id)
+        forced = None
+        if loan.extensions >= loc.max_extensions:
+            if not ctx.force:
+                raise TransitionRefused(
+                    _("{tag}: the loan was extended {n} times already; {name} allows {max}").format(
+                        tag=device.tag, n=loan.extensions, name=loc.name, max=loc.max_extensions),
+                    hint=_("a lead may allow one more: --force \"reason\""), code="max-extensions")
+            w.require_lead(_("extending a loan beyond the policy"))
+            forced = ctx.force
+        before = loan.due_on.date()
+        new_due = due or before + timedelta(days=days or loc.loan_days)
+        if new_due <= before:
+            raise UsageProblem(_("the new due date {due} is not after {before}").format(
+                due=new_due.isoformat(), before=before.isoformat()), hint="--due YYYY-MM-DD")
+        loan.due_on = datetime.combine(new_due, time.min, tzinfo=UTC)
+        loan.extensions += 1
+        w.s.add(loan)
+        e = w.event("loan_extended", device, device.state, None,
+                    {"due_before": before.isoformat(), "due": new_due.isoformat(), "extension": loan.extensions},
+                    forced)
+        return _device_result(device, [e], due=new_due.isoformat(), extensions=loan.extensions,
+                              max_extensions=loc.max_extensions)
+
+
+def overdue(ctx, digipunt=None, on=None):
+    """The worklist of loans past their due date, most overdue first."""
+    day = on or today()
+    with reading(ctx) as s:
+        query = (select(Device.tag, Borrower.ref, Location.name, Loan.due_on)
+                 .join(Device, Device.id == Loan.device_id).join(Borrower, Borrower.id == Loan.borrower_id)
+                 .join(Location, Location.id == Loan.digipunt_id)
+                 .where(Loan.returned_at.is_(None), Loan.lost.is_(False),
+                        Loan.due_on < datetime.combine(day, time.min, tzinfo=UTC)))
+        if digipunt:
+            query = query.where(Loan.digipunt_id == get_digipunt(s, digipunt).id)
+        rows = [{"tag": tag, "borrower": ref, "digipunt": name, "due": _aware(due).date().isoformat(),
+                 "days_overdue": (day - _aware(due).date()).days} for tag, ref, name, due in s.exec(query).all()]
+    return sorted(rows, key=lambda r: (-r["days_overdue"], r["tag"]))
+
+
+def allocate_many(ctx, digipunt, batch=None, kind=None, grade=None, limit=None):
+    """Allocate ready devices in bulk (by batch, kind, grade; at most `limit`), in one transaction."""
+    with writing(ctx) as w:
+        loc = get_digipunt(w.s, digipunt)
+        query = select(Device).where(Device.state == State.READY)
+        if batch:
+            query = query.where(Device.batch_id == get_batch(w.s, batch).id)
+        if kind:
+            query = query.where(Device.kind == kind)
+        if grade:
+            query = query.where(Device.grade == grade)
+        devices = w.s.exec(query.order_by(Device.id).limit(limit)).scalars().all()
+        done = []
+        for device in devices:
+            if _move(w, device, facts_for(w.s, device, ctx), "allocate", {"digipunt": loc.name}):
+                device.location_id = loc.id
+                w.s.add(device)
+                done.append(device.tag)
+        return {"digipunt": loc.name, "allocated": done, "count": len(done)}
+
+
+def purge_borrowers(ctx, dry_run=False, on=None):
+    """Apply the retention policy (SPEC §10): loans returned more than `retention_loans_days` ago are
+    detached from their borrower (each gets an anonymous reference of its own), and borrower references
+    whose last loan is more than `retention_personal_days` old are removed.  Lead only."""
+    import secrets
+
+    t = datetime.combine(on or today(), time.min, tzinfo=UTC)
+    loans_before = t - timedelta(days=ctx.settings.retention_loans_days)
+    people_before = t - timedelta(days=ctx.settings.retention_personal_days)
+    with writing(ctx) as w:
+        w.require_lead(_("purging borrower data"))
+        anonymous = Borrower.ref.like("anon-%")
+        old_loans = w.s.exec(select(Loan).join(Borrower, Borrower.id == Loan.borrower_id).where(
+            ~anonymous, Loan.returned_at.is_not(None), Loan.returned_at < loans_before)).scalars().all()
+        lost = w.s.exec(select(Loan).join(Borrower, Borrower.id == Loan.borrower_id).where(
+            ~anonymous, Loan.lost.is_(True), Loan.out_at < loans_before)).scalars().all()
+        old_loans = list({x.id: x for x in [*old_loans, *lost]}.values())
+        open_ids = set(w.s.exec(select(Loan.borrower_id).where(Loan.returned_at.is_(None),
+                                                                Loan.lost.is_(False))).scalars())
+        gone = [b for b in w.s.exec(select(Borrower).where(~anonymous, Borrower.last_loan_at < people_before))
+                .scalars().all() if b.id not in open_ids]
+        result = {"loans_pseudonymised": len(old_loans), "borrowers_removed": len(gone), "dry_run": dry_run,
+                  "loans_before": loans_before.date().isoformat(), "borrowers_before": people_before.date().isoformat()}
+        if dry_run or not (old_loans or gone):
+            return result
+        for loan in old_loans:
+            b = Borrower(ref=f"anon-{secrets.token_hex(8)}", digipunt_id=loan.digipunt_id, created_at=now(),
+                         last_loan_at=loan.out_at)
+            w.s.add(b)
+            w.s.flush()
+            loan.borrower_id = b.id
+            w.s.add(loan)
+        w.s.flush()
+        for b in gone:
+            still = w.s.exec(select(func.count(Loan.id)).where(Loan.borrower_id == b.id)).scalar()
+            if still:
+                b.ref = f"anon-{secrets.token_hex(8)}"
+                w.s.add(b)
+            else:
+                w.s.delete(b)
+        w.event("borrowers_purged", data={k: v for k, v in result.items() if k != "dry_run"})
+        return result
 
 
 def loan_lost(ctx, code, note=None):
