@@ -1164,6 +1164,25 @@ def evidence_parse(files: Annotated[list[Path], typer.Argument(help=_("Evidence 
         raise typer.Exit(1)
 
 
+@loan_app.command("agreement", help=_(
+    "Print the loan agreement of a device on loan (PDF, in Dutch), optionally followed by a French or English "
+    "copy marked as a translation. The borrower signs the paper copy; their name never enters refurb.\n\n"
+    "Example: refurb loan agreement RB-000142-J --translation fr --out overeenkomst.pdf"))
+def loan_agreement(
+    tctx: typer.Context, code: Code,
+    out: Annotated[Path | None, typer.Option("--out", help=_("The PDF file (default: TAG-agreement.pdf)."))] = None,
+    translation: Annotated[str | None, typer.Option("--translation", help=_("Add a copy in fr or en."))] = None,
+    json_out: Json = False,
+):
+    from . import reports
+
+    if translation is not None:
+        _choice(translation, ("fr", "en"), "--translation")
+    target = out or Path(f"{code.strip()}-agreement.pdf")
+    r = reports.loan_agreement(_ctx(tctx), code, target, "nl", translation)
+    _show(json_out, r, lambda c, r: c.ok(_("loan agreement {reference} written to {file}").format(**r)))
+
+
 borrower_app = _group("borrower", _("Borrower references and the retention policy (GDPR)."))
 
 

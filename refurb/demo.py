@@ -152,7 +152,9 @@ def run_demo(folder, console, database_url=None):
 
     step(_("Gent Zuid lends two laptops; one comes back and is wiped again before it may go out again"))
     desk = as_("Lies", "gent-zuid")
-    services.loan_out(desk, tag["t480"], "GZ-0042")
+    services.loan_out(desk, tag["t480"], "GZ-0042", accessories=["charger", "bag"])
+    agreement = reports.loan_agreement(desk, tag["t480"], folder / f"{tag['t480']}-agreement.pdf", "nl", "fr")
+    console.ok(_("loan agreement {reference} written to {file}").format(**agreement))
     services.loan_out(desk, tag["840g5"], "GZ-0043")
     services.loan_return(desk, tag["840g5"], "ok")
     try:

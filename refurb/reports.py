@@ -183,3 +183,35 @@ def _batch_data(ctx, s, batch, verifier):
         "outcomes": dict(sorted(outcomes.items())),
         "devices": rows,
     }
+
+
+def loan_agreement(ctx, code, out, lang="nl", translation=None):
+    """Write the agreement of a device's current loan (Dutch, optionally with a marked translation)."""
+    from . import agreement
+    from .models import Borrower, Device, Loan, Location
+
+    with services.reading(ctx) as s:
+        device = services.resolve(s, code)
+        loan = s.exec(select(Loan).where(Loan.device_id == device.id).order_by(Loan.id.desc()).limit(1)
+                      ).scalars().first()
+        if loan is None or loan.returned_at is not None or loan.lost:
+            raise NotFound(_("{tag} is not on loan").format(tag=device.tag),
+                           hint=_("lend it first: refurb loan out {tag} --borrower …").format(tag=device.tag))
+        punt = s.get(Location, loan.digipunt_id)
+        device = s.get(Device, device.id)
+        data = {
+            "reference": f"{device.tag}-{loan.event_id}",
+            "issued_at": iso(services.now()),
+            "organisation": {"name": ctx.settings.organisation, "address": ctx.settings.organisation_address},
+            "digipunt": {"name": punt.name, "loan_days": punt.loan_days, "max_extensions": punt.max_extensions},
+            "device": {"tag": device.tag, "kind": device.kind, "make": device.make, "model": device.model,
+                       "serial": device.serial},
+            "accessories": json.loads(loan.accessories or "[]"),
+            "borrower": s.get(Borrower, loan.borrower_id).ref,
+            "out": iso(loan.out_at),
+            "due": loan.due_on.date().isoformat(),
+        }
+    path = agreement.render(data, out, lang, translation)
+    content = Path(path).read_bytes()
+    return {"file": str(path), "reference": data["reference"], "sha256": hashlib.sha256(content).hexdigest(),
+            "lang": lang, "translation": translation}
