@@ -421,11 +421,10 @@ def intake_snapshot(
             for m in x["media_skipped"]:
                 c.say("  " + _("medium not added: {serial}: {reason}").format(
                     serial=m.get("serial") or m.get("model") or "?", reason=m["reason"]), style="yellow")
-            verdict = x.get("windows11") or {}
-            if verdict:
-                word = {True: _("eligible"), False: _("not eligible"), None: _("unknown")}[verdict.get("eligible")]
-                why = [ch["detail"] for ch in verdict.get("checks", []) if ch.get("ok") is not True]
-                c.say("  " + _("Windows 11: {verdict}").format(verdict=word) + ("  (" + "; ".join(why) + ")" if why else ""))
+            if c.specs_line(x["specs"]):
+                c.say("  " + c.specs_line(x["specs"]))
+            if x.get("windows11"):
+                c.say("  " + c.windows11_line(x["windows11"]))
             if x.get("suggested_image"):
                 c.say("  " + _("suggested image: {image}").format(image=x["suggested_image"]))
             for warning in x.get("warnings") or []:

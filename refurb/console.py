@@ -110,14 +110,12 @@ def device_card(d):
     title += Text(" · " + _("batch {ref} ({donor})").format(ref=d["batch"], donor=d["donor"]), style="dim")
     out.print(title)
     specs = d.get("specs") or {}
-    if specs:
-        bits = [str(specs[k]) for k in ("cpu",) if specs.get(k)]
-        if specs.get("ram_gb"):
-            bits.append(f"{specs['ram_gb']:g} GB RAM")
-        if specs.get("battery_health") is not None:
-            bits.append(_("battery {pct:g} %").format(pct=specs["battery_health"]))
-        if bits:
-            out.print(Text(" · ".join(bits)))
+    if specs_line(specs):
+        out.print(Text(specs_line(specs)))
+    if specs.get("windows11") or specs.get("suggested_image"):
+        out.print(Text(windows11_line(specs.get("windows11")) + (
+            "  · " + _("suggested image: {image}").format(image=specs["suggested_image"])
+            if specs.get("suggested_image") else ""), style="dim"))
     media = d.get("media") or []
     if media:
         parts = []
@@ -262,6 +260,33 @@ def decoded(results):
                 out.print(Text(f"{r['file']}: ") + Text(c["text"], style="bold") + Text(f"  ({c['format']})", style="dim"))
 
 
+def specs_line(specs):
+    """Intel Core i5-8250U · 4 cores · 8 GB RAM · 256 GB · 15.6" · UEFI · TPM 2.0 · battery 88 %"""
+    bits = [specs.get("cpu")]
+    if specs.get("cores"):
+        bits.append(_("{n} cores").format(n=specs["cores"]))
+    if specs.get("ram_gb"):
+        bits.append(f"{specs['ram_gb']:g} GB RAM")
+    if specs.get("storage_gb"):
+        bits.append(f"{specs['storage_gb']:g} GB")
+    if specs.get("screen_inches"):
+        bits.append(f"{specs['screen_inches']:g}\"")
+    bits += [{"uefi": "UEFI", "bios": "BIOS"}.get(specs.get("firmware")),
+             f"TPM {specs['tpm']}" if specs.get("tpm") else None]
+    if specs.get("battery_health") is not None:
+        bits.append(_("battery {pct:g} %").format(pct=specs["battery_health"]))
+    return " · ".join(str(b) for b in bits if b)
+
+
+def windows11_line(verdict):
+    """Windows 11: not eligible (reason; reason) — the checks that are not met or not known."""
+    if not verdict:
+        return ""
+    word = {True: _("eligible"), False: _("not eligible"), None: _("unknown")}[verdict.get("eligible")]
+    why = [c["detail"] for c in verdict.get("checks", []) if c.get("ok") is not True]
+    return _("Windows 11: {verdict}").format(verdict=word) + (f"  ({'; '.join(why)})" if why else "")
+
+
 def evidence(results):
     """What was read in each evidence file, a few lines each."""
     for r in results:
@@ -282,8 +307,14 @@ def evidence(results):
                 bits.append(f"{health['power_on_hours']} h")
             out.print(Text("  " + " · ".join(b for b in bits if b)))
         b = r.get("battery") or {}
-        if b.get("health_percent") is not None:
-            out.print(Text("  " + _("battery {pct:g} %").format(pct=b["health_percent"])))
+        specs = {**(r.get("specs") or {}), **({"battery_health": b["health_percent"]}
+                                               if b.get("health_percent") is not None else {})}
+        if specs_line(specs):
+            out.print(Text("  " + specs_line(specs)))
+        if r.get("specs"):
+            from .evidence import windows11
+
+            out.print(Text("  " + windows11_line(windows11(r)), style="dim"))
         for e in r.get("erasures") or []:
             out.print(Text("  " + " · ".join(str(e[k]) for k in ("serial", "method", "result", "level") if e.get(k))))
         for w in r.get("warnings") or []:
