@@ -965,6 +965,32 @@ def audit_verify(tctx: typer.Context, json_out: Json = False):
     ).format(events=report.events, devices=report.devices))
 
 
+@db_app.command("restore", help=_(
+    "Bring back a backup made by refurb db backup, then verify its history. A database that holds events is "
+    "replaced only with --replace, by a lead, after a safety copy of it is written beside the backup.\n\n"
+    "Example: refurb db restore /media/usb/refurb-2026-11-27.db --replace --operator Sara"))
+def db_restore(
+    tctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help=_("The backup file."), show_default=False)],
+    replace: Annotated[bool, typer.Option("--replace", help=_("Replace a database that holds events."))] = False,
+    json_out: Json = False, operator: OperatorOpt = None,
+):
+    from . import services
+
+    r = services.restore(_ctx(tctx, operator), file, replace)
+
+    def render(c, r):
+        if r["safety_copy"]:
+            c.note(_("the database as it was is kept in {file}").format(file=r["safety_copy"]))
+        c.ok(_("restored from {file}: {events} events, {devices} devices").format(**r))
+        for problem in r["problems"]:
+            c.say("  " + problem, style="red")
+
+    _show(json_out, r, render)
+    if not r["ok"]:
+        raise typer.Exit(1)
+
+
 @db_app.command("backup", help=_("Write a consistent copy of the database while stations keep working.\n\n"
                                  "Example: refurb db backup /media/usb/refurb-2026-11-27.db"))
 def db_backup(tctx: typer.Context, file: Path, json_out: Json = False):

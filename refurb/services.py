@@ -1884,3 +1884,85 @@ def backup(ctx, dest):
         tmp.replace(dest)
     return {"file": str(dest), "size": dest.stat().st_size,
             "sha256": hashlib.sha256(dest.read_bytes()).hexdigest()}
+
+
+def restore(ctx, source, replace=False):
+    """Bring a backup (`db backup`) back into the configured database, then verify its history.
+
+    A database that holds events is replaced only with `replace`, by a lead, and after a safety copy of
+    it is written beside the backup (nothing is ever lost by a restore)."""
+    import shutil
+    import subprocess
+
+    source = Path(source)
+    try:
+        head = source.open("rb").read(16)
+    except OSError as exc:
+        raise NotFound(_("{file}: cannot read: {reason}").format(file=source, reason=exc.strerror),
+                       hint=_("give the file `refurb db backup` wrote")) from None
+    url = db.normalise_url(ctx.url)
+    sqlite = db.is_sqlite(url)
+    if head[:16] != b"SQLite format 3\x00" if sqlite else head[:5] != b"PGDMP":
+        raise UsageProblem(_("{file} is not a backup of a {kind} database").format(
+            file=source, kind="SQLite" if sqlite else "PostgreSQL"), hint=_("give the file `refurb db backup` wrote"),
+            code="not-a-backup")
+    events = _existing_events(ctx)
+    safety = None
+    if events:
+        if not replace:
+            raise Conflict(_("the database holds {n} events; restoring would replace them").format(n=events),
+                           hint=_("add --replace (a lead; a safety copy of the current database is written first)"))
+        with reading(ctx) as s:
+            op = s.exec(select(Operator).where(Operator.name == (ctx.who or ""))).scalars().first()
+            if op is None or op.role not in ("lead", "admin"):
+                raise NotAllowed(_("replacing the database needs a lead"), hint=_("give --operator with a lead's name"))
+        safety = source.with_name(f"{source.name}.before-restore-{now():%Y%m%dT%H%M%SZ}")
+        backup(ctx, safety)
+    db.dispose_all()
+    _checked.discard(ctx.url)
+    if sqlite:
+        import sqlite3
+
+        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        try:
+            if src.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                raise UsageProblem(_("{file} is damaged (integrity check failed)").format(file=source),
+                                   hint=_("use another backup"), code="not-a-backup")
+            target = Path(url.split(":///", 1)[1])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            dest = sqlite3.connect(target, timeout=60)
+            try:
+                src.backup(dest)  # one step, under the target's lock: readers see the old or the new database
+            finally:
+                dest.close()
+        finally:
+            src.close()
+    else:
+        from sqlalchemy.engine import make_url
+
+        if not shutil.which("pg_restore"):
+            from .errors import HardwareUnavailable
+
+            raise HardwareUnavailable(_("pg_restore is not installed"), hint=_("install postgresql-client"))
+        plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        run = subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
+                              "--dbname", plain, str(source)], capture_output=True, text=True)
+        if run.returncode:
+            reason = (run.stderr.strip().splitlines() or ["?"])[-1]
+            raise RefurbError(_("pg_restore failed: {reason}").format(reason=reason),
+                              hint=_("check the database URL and permissions"), code="restore-failed")
+    db.dispose_all()
+    report = verify_audit(ctx)
+    return {"file": str(source), "events": report.events, "devices": report.devices, "ok": report.ok,
+            "problems": report.problems, "safety_copy": str(safety) if safety else None}
+
+
+def _existing_events(ctx):
+    """How many events the target database holds (0 when it has no refurb schema yet)."""
+    try:
+        _ready(ctx)
+    except RefurbError:
+        return 0
+    with reading(ctx) as s:
+        head = s.get(ChainHead, 1)
+        return head.count if head is not None else 0
