@@ -3,7 +3,8 @@
 A card is `(code, title, subtitle)`: the code is the exact text the scanner must type
 ("RBCMD-UNDO", "RBOP-7"), the title and subtitle are what the volunteer reads.  `plan()` places the
 cards (millimetres, nothing drawn); `render_cards()` draws them as a vector PDF that is
-byte-identical for the same input (reportlab's invariant mode).
+byte-identical for the same input.  The drawing is refurb.labels': a card is a list of label elements
+(outline, title, subtitle, bars, the code in plain text) placed on the sheet, like a label on a sheet of labels.
 
 Bars are drawn at a module of 1/50, 1/60 or 1/75 inch (0.51, 0.42 or 0.34 mm: a whole number of
 dots on 300 and 600 dpi printers), the largest that keeps the symbol short enough for a handheld
@@ -15,15 +16,13 @@ Example:
                   ("RBOP-7", "Sara", "operator badge")], "cards.pdf")
 """
 
-import io
-import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
 
+from . import labels
 from .errors import UsageProblem
 from .i18n import _
 
-MM = 72 / 25.4  # PDF points per millimetre
+MM = labels.MM  # PDF points per millimetre
 INCH = 25.4
 
 PAGES = {"a4": (210.0, 297.0), "letter": (215.9, 279.4)}
@@ -68,11 +67,8 @@ class Layout:
 
 
 def code128_modules(code):
-    """Width of the Code 128 symbol for `code` in modules, quiet zones excluded, as reportlab encodes it."""
-    from reportlab.graphics.barcode.code128 import Code128
-
-    symbol = Code128(code, barWidth=1, quiet=0, humanReadable=0)
-    return round(symbol.width)
+    """Width of the Code 128 symbol for `code` in modules, quiet zones excluded."""
+    return sum(labels.code128_widths(code))
 
 
 def _check_code(code):
@@ -156,110 +152,53 @@ def plan(cards, page="A4"):
     return Layout(page_size=(width, height), pages=page_no, placements=placements)
 
 
-STROKED = str.maketrans("ŁłĐđĦħıŦŧ", "LlDdHhiTt")  # letters that do not decompose into base + accent
+def _card_elements(p):
+    """One card as label elements, in mm from the card's top-left corner: the content block (title, subtitle,
+    bars, code) is centred in the card's height."""
+    w, h = p.width, p.height
+    bottom = (h + CONTENT_HEIGHT) / 2  # the content block's lower edge, from the card's top
+
+    def text(field, baseline, font, size, smallest):
+        return labels.Element("text", x=PADDING, y=bottom - baseline - labels.BASELINE * size / MM,
+                              width=w - 2 * PADDING, content="{" + field + "}", fields=(field,), font=font,
+                              size=size, min_size=smallest, align="center")
+
+    return (
+        labels.Element("box", x=0, y=0, width=w, height=h, radius=2, thickness=0.4 / MM, dash=2 / MM, grey=0.6),
+        text("title", 36.5, "Helvetica-Bold", 20, 11),
+        text("subtitle", 30, "Helvetica", 9.5, 7),
+        labels.Element("code128", x=PADDING, y=bottom - BAR_BOTTOM - BAR_HEIGHT, width=w - 2 * PADDING,
+                       height=BAR_HEIGHT, content="{code}", fields=("code",), module=p.module,
+                       min_module=p.module, quiet=QUIET, align="center"),
+        text("code", 3.5, "Courier", 9, 9),
+    )
 
 
-def _printable(text):
-    """Text the PDF base fonts can show (Windows-1252): accents kept, others reduced or '?'."""
-    out = []
-    for ch in text:
-        try:
-            ch.encode("cp1252")
-            out.append(ch)
-        except UnicodeEncodeError:
-            base = "".join(c for c in unicodedata.normalize("NFKD", ch.translate(STROKED))
-                           if not unicodedata.combining(c))
-            try:
-                base.encode("cp1252")
-                out.append(base or "?")
-            except UnicodeEncodeError:
-                out.append("?")
-    return "".join(out)
-
-
-def _fitted(text, font, size, smallest, width):
-    """(text, size) that fits `width` points: shrink to `smallest`, then cut with an ellipsis."""
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
-    while size > smallest and stringWidth(text, font, size) > width:
-        size -= 0.5
-    if stringWidth(text, font, size) > width:
-        while text and stringWidth(text + "…", font, size) > width:
-            text = text[:-1]
-        text = text.rstrip() + "…"
-    return text, size
-
-
-def _bars(canvas, code, x, y, module, height):
-    """Draw the symbol's bars as one filled vector path; x, y, sizes in points."""
-    from string import ascii_lowercase, ascii_uppercase
-
-    from reportlab.graphics.barcode.code128 import Code128
-
-    symbol = Code128(code, barWidth=module, barHeight=height, quiet=0, humanReadable=0)
-    symbol.width  # noqa: B018 -- computing the width encodes the value and fills `decomposed`
-    path = canvas.beginPath()
-    left = x
-    for c in symbol.decomposed:
-        if c in ascii_uppercase:
-            w = (ord(c) - ord("A") + 1) * module
-            path.rect(left, y, w, height)
-            left += w
-        elif c in ascii_lowercase:
-            left += (ord(c) - ord("a") + 1) * module
-    canvas.drawPath(path, stroke=0, fill=1)
-
-
-def _draw_card(canvas, p):
-    from reportlab.lib.colors import Color, black
-
-    x, y, w, h = p.x * MM, p.y * MM, p.width * MM, p.height * MM
-    canvas.saveState()
-    canvas.setStrokeColor(Color(0.6, 0.6, 0.6))
-    canvas.setLineWidth(0.4)
-    canvas.setDash(2, 2)
-    canvas.roundRect(x, y, w, h, 2 * MM, stroke=1, fill=0)
-    canvas.restoreState()
-
-    y += (h - CONTENT_HEIGHT * MM) / 2
-    canvas.setFillColor(black)
-    room = w - 2 * PADDING * MM
-    title, size = _fitted(_printable(p.title), "Helvetica-Bold", 20, 11, room)
-    canvas.setFont("Helvetica-Bold", size)
-    canvas.drawCentredString(x + w / 2, y + 36.5 * MM, title)
-    subtitle, size = _fitted(_printable(p.subtitle), "Helvetica", 9.5, 7, room)
-    canvas.setFont("Helvetica", size)
-    canvas.drawCentredString(x + w / 2, y + 30 * MM, subtitle)
-
-    symbol = p.modules * p.module * MM
-    _bars(canvas, p.code, x + (w - symbol) / 2, y + BAR_BOTTOM * MM, p.module * MM, BAR_HEIGHT * MM)
-    canvas.setFont("Courier", 9)
-    canvas.drawCentredString(x + w / 2, y + 3.5 * MM, p.code)
-
-
-def _draw_sheet(canvas, layout, page_no, heading):
-    from reportlab.lib.colors import Color
-
+def _sheet_elements(layout, page_no, heading):
+    """The heading, how to print, a scale ruler and the page number, in mm from the page's top-left."""
     width, height = layout.page_size
-    grey = Color(0.35, 0.35, 0.35)
-    canvas.setFillColor(grey)
-    canvas.setFont("Helvetica-Bold", 11)
-    canvas.drawString(MARGIN * MM, (height - MARGIN - 4.5) * MM, _printable(heading))
-    canvas.setFont("Helvetica", 8.5)
-    canvas.drawRightString((width - MARGIN) * MM, (height - MARGIN - 4.5) * MM,
-                           _printable(_("print at 100 % (not “fit to page”), cut along the dashed lines")))
-    # A ruler to check the printed scale: bars shrunk by "fit to page" read badly.
-    base = (MARGIN + 1.5) * MM
-    canvas.setStrokeColor(grey)
-    canvas.setLineWidth(0.5)
-    canvas.line(MARGIN * MM, base, (MARGIN + RULER) * MM, base)
+    grey, top, base = 0.35, MARGIN + 4.5, height - MARGIN - 1.5
+
+    def text(x, baseline, content, font, size, room, align="left"):
+        return labels.Element("text", x=x, y=baseline - labels.BASELINE * size / MM, width=room, content=content,
+                              font=font, size=size, align=align, grey=grey)
+
+    half = (width - 2 * MARGIN) / 2
+    out = [
+        text(MARGIN, top, heading, "Helvetica-Bold", 11, half),
+        text(MARGIN + half, top, _("print at 100 % (not “fit to page”), cut along the dashed lines"), "Helvetica",
+             8.5, half, align="right"),
+        # A ruler to check the printed scale: bars shrunk by "fit to page" read badly.
+        labels.Element("line", x=MARGIN, y=base, x2=MARGIN + RULER, y2=base, thickness=0.5 / MM, grey=grey),
+        text(MARGIN + RULER + 2, base, _("this line is {length} mm long when printed at the right size").format(
+            length=int(RULER)), "Helvetica", 7.5, half),
+        text(MARGIN + half, base, _("page {page} of {pages}").format(page=page_no, pages=layout.pages),
+             "Helvetica", 7.5, half, align="right"),
+    ]
     for tick in range(0, int(RULER) + 1, 10):
-        canvas.line((MARGIN + tick) * MM, base, (MARGIN + tick) * MM, base + (2 if tick % 50 == 0 else 1) * MM)
-    canvas.setFont("Helvetica", 7.5)
-    canvas.drawString((MARGIN + RULER + 2) * MM, base,
-                      _printable(_("this line is {length} mm long when printed at the right size").format(length=int(RULER))))
-    canvas.drawRightString((width - MARGIN) * MM, base,
-                           _printable(_("page {page} of {pages}").format(page=page_no, pages=layout.pages)))
+        out.append(labels.Element("line", x=MARGIN + tick, y=base, x2=MARGIN + tick,
+                                  y2=base - (2 if tick % 50 == 0 else 1), thickness=0.5 / MM, grey=grey))
+    return tuple(out)
 
 
 def render_cards(cards, out, title=None, page="A4"):
@@ -271,24 +210,14 @@ def render_cards(cards, out, title=None, page="A4"):
         render_cards([("RBCMD-UNDO", "Undo", "reverse the last scan")], "cards.pdf")
     """
     layout = plan(cards, page)
-    from reportlab.pdfgen.canvas import Canvas
-
     heading = title or _("refurb station cards")
-    buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=(layout.page_size[0] * MM, layout.page_size[1] * MM), invariant=1,
-                    pageCompression=1)
-    canvas.setTitle(_printable(heading))
-    canvas.setCreator("refurb")
+    width, height = layout.page_size
+    placements = []
     for page_no in range(1, layout.pages + 1):
-        _draw_sheet(canvas, layout, page_no, heading)
+        placements.append(labels.Placed(page_no, 0.0, 0.0, _sheet_elements(layout, page_no, heading)))
         for p in layout.placements:
             if p.page == page_no:
-                _draw_card(canvas, p)
-        canvas.showPage()
-    canvas.save()
-    path = Path(out)
-    try:
-        path.write_bytes(buffer.getvalue())
-    except OSError as e:
-        raise UsageProblem(_("cannot write {file}: {error}").format(file=path, error=e.strerror or e)) from e
-    return {"file": str(path), "pages": layout.pages, "cards": len(layout.placements)}
+                record = {"code": p.code, "title": p.title, "subtitle": p.subtitle}
+                placements.append(labels.Placed(page_no, p.x, height - p.y - p.height, _card_elements(p), record))
+    labels.write_pdf(out, layout.page_size, placements, title=heading)
+    return {"file": str(out), "pages": layout.pages, "cards": len(layout.placements)}

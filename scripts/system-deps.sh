@@ -3,12 +3,13 @@
 # postgresql-client (pg_dump for `refurb db backup`) and the wiping tools `refurb wipe run` drives: nwipe
 # (overwrite profiles; tested for real on loop devices), hdparm (ATA sanitize, HPA/DCO and frozen checks),
 # smartmontools (drive serials) and nvme-cli (NVMe sanitize); fonts-dejavu-core (certificates print every
-# European name: reportlab's own Vera font lacks letters such as Ż).
+# European name: reportlab's own Vera font lacks letters such as Ż); cups and printer-driver-cups-pdf (labels
+# print through lp; tested on a cups-pdf queue).
 # Installed only when missing, and only when we are root or may sudo without a password.
 set -u
 missing=()
 python3 -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
-for pkg in libzbar0 postgresql-client nwipe hdparm smartmontools nvme-cli fonts-dejavu-core; do
+for pkg in libzbar0 postgresql-client nwipe hdparm smartmontools nvme-cli fonts-dejavu-core cups printer-driver-cups-pdf; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
