@@ -13,6 +13,7 @@ class Operator(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True, index=True)
     role: str = Field(default="volunteer")
+    pin_hash: str | None = None  # scrypt hash of the PIN lead actions ask for (refurb.pins)
     created_at: datetime
 
 
