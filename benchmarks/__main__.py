@@ -16,7 +16,7 @@ from .stats import median, ms, p99
 HERE = Path(__file__).resolve().parent
 DEFAULT_PG = os.environ.get("REFURB_BENCH_PG") or os.environ.get("REFURB_TEST_PG") or \
     "postgresql://postgres@127.0.0.1:5432/test"
-PARTS = ("startup", "sqlite", "postgres", "decoding", "station")
+PARTS = ("startup", "sqlite", "postgres", "decoding", "station", "manifest", "labels", "export")
 SQLITE_MEDIAN_MS, SQLITE_P99_MS, PG_FACTOR = 5, 20, 3
 
 
@@ -40,6 +40,11 @@ def parse(argv):
                    "(default: REFURB_BENCH_PG, REFURB_TEST_PG or the local test server)")
     p.add_argument("--zxing-samples", type=Path, default=None, help="the decoding corpus (default: "
                    "../shared/external/zxing-samples next to the checkout)")
+    p.add_argument("--manifest-rows", type=int, default=100_000, help="rows in the manifest import benchmark "
+                   "(default 100000: the SPEC's size)")
+    p.add_argument("--labels", type=int, default=10_000, help="labels in the label benchmark (default 10000)")
+    p.add_argument("--export-devices", type=int, default=100_000, help="ready devices in the stock export "
+                   "benchmark (default 100000)")
     p.add_argument("--only", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
     p.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     p.add_argument("--no-write", action="store_true", help="print the table only")
@@ -151,6 +156,41 @@ def bench_station(args, figures, notes):
                  "guards, image record and event committed.")
 
 
+def bench_manifest(args, figures, notes):
+    from . import manifest
+
+    log(f"manifest: import of {args.manifest_rows} rows, 3 rounds …")
+    r = manifest.run(args)
+    figures.append(report.Figure(
+        f"Manifest import of {r['rows']} rows (SQLite)", ms(r["import_s"]), ms(r["floor_s"]) * manifest.BUDGET_RATIO,
+        ms(r["floor_s"]), note=f"floor: csv + sqlite3 executemany of the same rows into refurb's device table; "
+        f"into a bare one-table database {ms(r['bare_floor_s']):.0f} ms, a ratio of {r['bare_ratio']:.1f}×"))
+    figures.append(report.Figure("Manifest import: peak memory (MB)", r["peak_mb"], manifest.BUDGET_MB, unit="n",
+                                 note="max RSS of a fresh process importing the file once"))
+
+
+def bench_labels(args, figures, notes):
+    from . import labels
+
+    log(f"labels: {args.labels} labels (Code 128 + QR) to PDF …")
+    r = labels.run(args)
+    figures.append(report.Figure(
+        f"Labels: {r['labels']} with Code 128 + QR to PDF", ms(r["render_s"]), ms(r["budget_s"]), ms(r["floor_s"]),
+        note=f"{r['labels_per_s']:.0f} labels/s; floor: bare reportlab drawing its own Code 128 widget on the same "
+        f"grid ({r['floor_labels_per_s']:.0f}/s); reportlab's QR widget: {r['reportlab_qr_labels_per_s']:.0f}/s"))
+
+
+def bench_export(args, figures, notes):
+    from . import export
+
+    log(f"export: {args.export_devices} ready devices …")
+    args.progress = lambda done, total: done % 20000 < 2000 and log(f"  {done}/{total} devices")
+    r = export.run(args)
+    figures.append(report.Figure(
+        f"Ready-stock export, CSV, {r['rows']} devices", ms(r["export_s"]), export.BUDGET * ms(r["floor_s"]),
+        ms(r["floor_s"]), note="floor: the same columns with sqlite3 + csv.writer"))
+
+
 def main(argv=None):
     args = parse(sys.argv[1:] if argv is None else argv)
     info = report.machine()
@@ -184,6 +224,10 @@ def main(argv=None):
 
     if "station" in args.only:
         bench_station(args, figures, notes)
+
+    for part, bench in (("manifest", bench_manifest), ("labels", bench_labels), ("export", bench_export)):
+        if part in args.only:
+            bench(args, figures, notes)
 
     medians = run.get("medians", {})
     if "SQLite" in medians and "PostgreSQL" in medians:

@@ -479,6 +479,3 @@ def _write(out, data, title, words, story):
 
     return pdfdoc.write(out, build)
 
-
-# TEMPORARY: names refurb/exports.py imported before they moved to refurb.pdfdoc (removed once it uses pdfdoc)
-from .pdfdoc import BOLD, FONT, printable as _printable, register_fonts as _register_fonts  # noqa: E402,F401,I001

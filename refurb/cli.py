@@ -43,6 +43,8 @@ class RefurbGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except RefurbError as exc:
+            if exc.code == "pin-required" and _ask_pin(exc.data.get("operator")):
+                return self.invoke(ctx)  # once more, with the PIN typed at the prompt
             _fail(ctx, exc)
         except KeyboardInterrupt:
             _fail(ctx, Interrupted(_("interrupted"), hint=_("nothing was half-written: each change is one transaction")))
@@ -59,6 +61,34 @@ class RefurbGroup(TyperGroup):
                 hint=_("this is a bug in refurb; run again with --debug and report what it prints"),
                 code="internal-error",
             ))
+
+
+def _ask_pin(name):
+    """At a terminal, ask for the PIN a lead action needs (never echoed) and keep it for this command."""
+    if not sys.stdin.isatty() or os.environ.get("REFURB_PIN"):
+        return False
+    import getpass
+
+    pin = getpass.getpass(_("PIN for {name}: ").format(name=name or "?"))
+    if not pin:
+        return False
+    os.environ["REFURB_PIN"] = pin
+    return True
+
+
+def _new_pin(name):
+    """A new PIN: REFURB_NEW_PIN, or typed twice at a terminal."""
+    if os.environ.get("REFURB_NEW_PIN"):
+        return os.environ["REFURB_NEW_PIN"]
+    if not sys.stdin.isatty():
+        raise UsageProblem(_("no new PIN given"), hint=_("run it at a terminal, or set REFURB_NEW_PIN"),
+                           code="no-pin")
+    import getpass
+
+    first = getpass.getpass(_("new PIN for {name} (4 to 12 digits): ").format(name=name))
+    if getpass.getpass(_("the same PIN again: ")) != first:
+        raise UsageProblem(_("the two PINs differ"), hint=_("try again"), code="bad-pin")
+    return first
 
 
 def _fail(ctx, exc):
@@ -160,7 +190,8 @@ def _settings(tctx):
 def _ctx(tctx, operator=None, station=None, force=None):
     from .services import Context
 
-    return Context(_settings(tctx), operator=operator, station=station, force=force)
+    return Context(_settings(tctx), operator=operator, station=station, force=force,
+                   pin=os.environ.get("REFURB_PIN") or None)
 
 
 def _show(json_out, data, render):
@@ -185,9 +216,13 @@ def init(
     from . import services
 
     ctx = _ctx(tctx)
+    pin = None
+    if lead and (os.environ.get("REFURB_NEW_PIN") or sys.stdin.isatty()):
+        pin = _new_pin(lead)
     result = services.init(ctx)
     if lead:
-        result["lead"] = services.bootstrap_lead(ctx, lead)["name"]
+        result["lead"] = services.bootstrap_lead(ctx, lead, pin)["name"]
+        result["pin_set"] = pin is not None
 
     def render(c, r):
         if r["from"] == r["to"]:
@@ -198,6 +233,8 @@ def init(
             c.ok(_("database {db} upgraded from schema {old} to {new}").format(db=r["database"], old=r["from"], new=r["to"]))
         if r.get("lead"):
             c.ok(_("{name} is a lead").format(name=r["lead"]))
+            if not r["pin_set"]:
+                c.note(_("lead actions need a PIN: refurb operator pin {name}").format(name=r["lead"]))
 
     _show(json_out, result, render)
 
@@ -332,6 +369,18 @@ def operator_add(
     _show(json_out, r, lambda c, r: c.ok(_("{name} is a {role}").format(name=r["name"], role=r["role"])))
 
 
+@operator_app.command("pin", help=_(
+    "Set an operator's PIN (4 to 12 digits; only a slow salted hash is stored). Lead actions ask for it. "
+    "Change your own with your current PIN; a lead sets anyone's. The new PIN is typed twice, or taken from "
+    "REFURB_NEW_PIN.\n\nExample: refurb operator pin Sara --operator Sara"))
+def operator_pin(tctx: typer.Context, name: str, json_out: Json = False, operator: OperatorOpt = None,
+                 station: StationOpt = None):
+    from . import services
+
+    r = services.set_pin(_ctx(tctx, operator, station), name, _new_pin(name))
+    _show(json_out, r, lambda c, r: c.ok(_("PIN of {name} set").format(name=r["name"])))
+
+
 @operator_app.command("list", help=_("List operators.\n\nExample: refurb operator list"))
 def operator_list(tctx: typer.Context, json_out: Json = False):
     from . import services
@@ -360,6 +409,7 @@ def _intake(tctx, expected, batch, kind, make, model, serial, donor_tag, imei, m
     msg = _("{tag} expected in batch {batch}") if expected else _("{tag} registered in batch {batch}")
     _show(json_out, r, lambda c, r: c.ok(msg.format(tag=r["tag"], batch=r["batch"]) + "  " +
                                          " ".join(x for x in (r["make"], r["model"], r["serial"]) if x)))
+    return r["tag"]
 
 
 BatchOpt = Annotated[str, typer.Option("--batch", help=_("Batch reference."), show_default=False)]
@@ -372,13 +422,32 @@ ImeiOpt = Annotated[str | None, typer.Option("--imei", help=_("IMEI (phones, tab
 MacOpt = Annotated[str | None, typer.Option("--mac", help=_("MAC address."))]
 
 
+PrintLabelOpt = Annotated[bool, typer.Option("--print-label", help=_(
+    "Print the device's label at once (label_template on printer, from the config)."))]
+
+
 @intake_app.command("add", help=_("Register a device that is here now; it gets an asset tag and enters intake.\n\n"
                                   "Example: refurb intake add --batch ACME-2026-11 --kind laptop --make Lenovo "
                                   "--model \"ThinkPad T480\" --serial PF1ABC23"))
 def intake_add(tctx: typer.Context, batch: BatchOpt, kind: KindOpt = "laptop", make: MakeOpt = None,
                model: ModelOpt = None, serial: SerialOpt = None, donor_tag: DonorTagOpt = None, imei: ImeiOpt = None,
-               mac: MacOpt = None, json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None):
-    _intake(tctx, False, batch, kind, make, model, serial, donor_tag, imei, mac, operator, station, json_out)
+               mac: MacOpt = None, print_label: PrintLabelOpt = False, json_out: Json = False,
+               operator: OperatorOpt = None, station: StationOpt = None):
+    if print_label:
+        from . import reports
+
+        reports.require_label_printer(_settings(tctx))
+    tag = _intake(tctx, False, batch, kind, make, model, serial, donor_tag, imei, mac, operator, station, json_out)
+    if print_label:
+        _print_intake_label(_ctx(tctx, operator, station), tag, json_out)
+
+
+def _print_intake_label(ctx, tag, json_out):
+    from . import console, reports
+
+    r = reports.intake_label(ctx, tag)
+    if r is not None and not json_out:
+        console.note(_("label of {tag} sent to {queue}").format(tag=tag, queue=r.get("queue")))
 
 
 @intake_app.command("expect", help=_("List a device the donor announced but that has not arrived (state expected).\n\n"
@@ -439,14 +508,77 @@ def intake_snapshot(
         raise typer.Exit(1)
 
 
+@intake_app.command("manifest", help=_(
+    "Import a donor's asset list (CSV in any delimiter and encoding, or XLSX; headers in English, Dutch or French; "
+    "presets for Snipe-IT, Intune, Jamf, Lansweeper, GLPI exports): each row becomes an expected device in the "
+    "batch. Rows are checked first: with errors nothing is imported unless --skip-invalid, and --errors writes "
+    "them (row, column, reason). Columns with staff data (names, e-mail, phone) are dropped and named. The same "
+    "file twice changes nothing; an updated file updates what changed.\n\n"
+    "Example: refurb intake manifest acme.csv --batch ACME-2026-11 --errors fouten.csv"))
+def intake_manifest(
+    tctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help=_("The donor's list (.csv, .txt, .xlsx)."), show_default=False)],
+    batch: BatchOpt,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help=_("Check and report; import nothing."))] = False,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help=_(
+        "Import the valid rows even when others are invalid."))] = False,
+    errors: Annotated[Path | None, typer.Option("--errors", help=_(
+        "Write the invalid rows here (CSV: row, column, value, code, reason)."))] = None,
+    preset: Annotated[str, typer.Option("--preset", help=_(
+        "auto, snipeit, intune, jamf, lansweeper, glpi, devicehub or generic."))] = "auto",
+    kind: Annotated[str, typer.Option("--kind", help=_("Kind of the devices whose row names none."))] = "laptop",
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None,
+):
+    from . import console, manifests
+
+    progress = None
+    bar = None
+    if not json_out and sys.stderr.isatty():
+        bar = console.progress(_("importing"))
+        progress = bar.update
+    try:
+        r = manifests.import_manifest(_ctx(tctx, operator, station), file, batch, dry_run, skip_invalid, preset,
+                                      errors, progress, kind)
+    except RefurbError as exc:
+        if json_out and exc.code == "manifest-invalid" and exc.data:
+            console.emit_json(exc.data)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+
+    def render(c, r):
+        for note in r.get("notes") or []:
+            c.note(note)
+        c.ok((_("dry run: ") if r["dry_run"] else "") + _(
+            "{rows} rows: {imported} imported, {updated} updated, {unchanged} unchanged, {invalid} invalid").format(**r))
+        if r.get("dropped_columns"):
+            c.say("  " + _("dropped (personal data): {columns}").format(columns=", ".join(r["dropped_columns"])),
+                  style="yellow")
+        if r.get("ignored_columns"):
+            c.say("  " + _("ignored: {columns}").format(columns=", ".join(r["ignored_columns"])), style="dim")
+        for w in r.get("warnings") or []:
+            c.say("  " + (_("row {row}: ").format(row=w["row"]) if w.get("row") else "") + w["reason"], style="yellow")
+        if r.get("errors_file"):
+            c.say("  " + _("invalid rows written to {file}").format(file=r["errors_file"]), style="yellow")
+
+    _show(json_out, r, render)
+
+
 @intake_app.command("receive", help=_("Receive an expected device (by tag, donor tag or serial): expected → intake.\n\n"
                                       "Example: refurb intake receive PF1ABC23"))
-def intake_receive(tctx: typer.Context, code: Code, json_out: Json = False, operator: OperatorOpt = None,
-                   station: StationOpt = None):
+def intake_receive(tctx: typer.Context, code: Code, print_label: PrintLabelOpt = False, json_out: Json = False,
+                   operator: OperatorOpt = None, station: StationOpt = None):
     from . import services
 
+    if print_label:
+        from . import reports
+
+        reports.require_label_printer(_settings(tctx))
     r = services.receive(_ctx(tctx, operator, station), code)
     _show(json_out, r, lambda c, r: c.transition(r, _("{tag} received").format(tag=r["tag"])))
+    if print_label:
+        _print_intake_label(_ctx(tctx, operator, station), r["tag"], json_out)
 
 
 # ---------------------------------------------------------------------------- media, wipes
@@ -1012,13 +1144,22 @@ GradeCtx = Annotated[str | None, typer.Option("--grade", help=_("Grade for the q
 BatchCtx = Annotated[str | None, typer.Option("--batch", help=_("Batch for devices registered at the intake station."))]
 
 
-def _station_loop(tctx, mode, json_out, operator, station, image=None, digipunt=None, grade=None, batch=None):
+PrintLabelsCtx = Annotated[bool | None, typer.Option("--print-labels", help=_(
+    "Print each received or registered device's label at once (label_template on printer, from the config)."))]
+
+
+def _station_loop(tctx, mode, json_out, operator, station, image=None, digipunt=None, grade=None, batch=None,
+                  print_labels=None):
     """Read scans from stdin, one per line, until EOF or Ctrl-C; exit 1 when any scan was refused."""
     from . import console
     from .station import Context as StationContext
     from .station import Station
 
     ctx = _ctx(tctx, operator, station)
+    if print_labels:
+        from . import reports
+
+        reports.require_label_printer(ctx.settings)
     if grade is not None:
         grade = grade.upper()
         _choice(grade, GRADES, "--grade")
@@ -1033,6 +1174,11 @@ def _station_loop(tctx, mode, json_out, operator, station, image=None, digipunt=
             outcome = st.handle(text)
             if outcome is not None:
                 console.scan_result(outcome, st, json_out)
+                if print_labels and outcome.ok and outcome.action in ("receive", "register"):
+                    try:
+                        _print_intake_label(ctx, outcome.resolved, json_out)
+                    except RefurbError as exc:  # the printer is out of labels: say so, keep scanning
+                        console.error(exc)
     except KeyboardInterrupt:
         pass
     if not json_out:
@@ -1065,7 +1211,7 @@ def _make_station_command(mode, options, summary):
 
     params = list(inspect.signature(command).parameters.values())[:-1]
     extra = {"image": ("image", ImageCtx), "digipunt": ("digipunt", DigipuntCtx), "grade": ("grade", GradeCtx),
-             "batch": ("batch", BatchCtx)}
+             "batch": ("batch", BatchCtx), "print_labels": ("print_labels", PrintLabelsCtx)}
     for name in options:
         params.append(inspect.Parameter(extra[name][0], inspect.Parameter.KEYWORD_ONLY, default=None,
                                         annotation=extra[name][1]))
@@ -1075,7 +1221,7 @@ def _make_station_command(mode, options, summary):
 
 
 STATION_MODES = (
-    ("intake", ("batch",), _("Receive expected devices by scanning them (unknown codes: register at a terminal).\n\n"
+    ("intake", ("batch", "print_labels"), _("Receive expected devices by scanning them (unknown codes: register at a terminal).\n\n"
                              "Example: refurb station intake --operator An < scans.txt")),
     ("wipe", (), _("Put scanned devices on the wipe bench (→ wiping).\n\nExample: refurb station wipe --operator Bram")),
     ("image", ("image",), _("Record the image on every scanned device.\n\n"
@@ -1260,6 +1406,161 @@ def report_certificate(
     r = (reports.device_certificate(c, code, out, language, verifier) if code is not None
          else reports.batch_certificate(c, batch, out, language, verifier))
     _show(json_out, r, lambda c, r: c.ok(_("certificate {certificate} written to {file} (SHA-256 {sha256})").format(**r)))
+
+
+export_app = _group("export", _("Lists for partners: the ready stock of the digipunten."))
+
+
+@export_app.command("stock", help=_(
+    "Write the stock list: the devices in a digipunt's pool that are not on loan (without --digipunt: every "
+    "ready or allocated device). Columns: tag, serial, kind, make, model, cpu, ram_gb, storage_gb, storage_type, "
+    "screen, battery_health, image, grade, accessories, location, ready_since. excel-csv is what Excel opens "
+    "in Belgium (; separator, decimal commas); the PDF is a printable list per digipunt, in Dutch unless "
+    "--language. No personal data and no donor in any format. Without --out, csv and json go to the terminal.\n\n"
+    "Example: refurb export stock --digipunt \"Gent Zuid\" --format excel-csv --out gent-zuid.csv"))
+def export_stock(
+    tctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", help=_("csv, excel-csv, xlsx, pdf or json."), show_default=False)],
+    digipunt: Annotated[str | None, typer.Option("--digipunt", help=_("Only the pool of this digipunt."))] = None,
+    out: Annotated[Path | None, typer.Option("--out", help=_("The file to write (needed for xlsx and pdf)."))] = None,
+    language: Annotated[str, typer.Option("--language", help=_("Language of the PDF: nl, en or fr."))] = "nl",
+):
+    from . import exports
+
+    _choice(fmt, exports.FORMATS, "--format")
+    _choice(language, ("nl", "en", "fr"), "--language")
+    r = exports.write_stock(_ctx(tctx), fmt, out, digipunt, language)
+    if r["file"] is not None:  # on the terminal the list itself is the output, nothing else
+        _show(False, r, lambda c, r: c.ok(ngettext("{rows} device written to {file}",
+                                                   "{rows} devices written to {file}", r["rows"]).format(**r)))
+
+
+labels_app = _group("labels", _("Asset labels: templates, preview, print, calibrate."))
+
+
+def _template_dirs(tctx):
+    settings = _settings(tctx)
+    return [settings.labels_dir] if settings.labels_dir else []
+
+
+@labels_app.command("templates", help=_(
+    "List the label templates: the shipped ones and those in labels_dir (the same id replaces a shipped one).\n\n"
+    "Example: refurb labels templates --json"))
+def labels_templates(tctx: typer.Context, json_out: Json = False):
+    from . import labels
+
+    rows = [labels.describe(t) for t in labels.load_templates(_template_dirs(tctx)).values()]
+    _show(json_out, rows, lambda c, r: c.simple_table(
+        [_("template"), _("label size"), _("per page"), _("from")],
+        [[x["id"], f"{x['width_mm']:g} × {x['height_mm']:g} mm", x["per_page"] or _("roll"),
+          _("shipped") if x["shipped"] else x["source"]] for x in r]))
+
+
+@labels_app.command("preview", help=_(
+    "Render labels of sample values with a template, without a database: to check a template.\n\n"
+    "Example: refurb labels preview avery-l7163 --count 14 --out preview.pdf"))
+def labels_preview(
+    tctx: typer.Context,
+    template: Annotated[str, typer.Argument(help=_("Template id (refurb labels templates)."), show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help=_("The PDF file to write."), show_default=False)],
+    count: Annotated[int | None, typer.Option("--count", min=1, help=_(
+        "How many labels (default: one sheet, or one label of a roll)."))] = None,
+    json_out: Json = False,
+):
+    from . import labels
+
+    r = labels.preview(labels.get_template(template, _template_dirs(tctx)), out, count)
+    _show(json_out, r, lambda c, r: c.ok(_("{labels} labels on {pages} pages written to {file}").format(**r)))
+
+
+@labels_app.command("calibrate", help=_(
+    "Print a calibration page: every label's outline and printable area, rulers, and how to print it "
+    "(at 100 %, no fit to page).\n\nExample: refurb labels calibrate --template avery-l7163 --out calibrate.pdf"))
+def labels_calibrate(
+    tctx: typer.Context,
+    template: Annotated[str, typer.Option("--template", help=_("Template id."), show_default=False)],
+    out: Annotated[Path | None, typer.Option("--out", help=_("The PDF file to write."))] = None,
+    printer: Annotated[str | None, typer.Option("--printer", help=_("CUPS queue to print on."))] = None,
+    json_out: Json = False,
+):
+    import tempfile
+
+    from . import labels, printing
+
+    printer = printer or (None if out else _settings(tctx).printer)
+    if not out and not printer:
+        raise UsageProblem(_("say where to: --out FILE.pdf or --printer QUEUE"), hint=_("see --help"))
+    t = labels.get_template(template, _template_dirs(tctx))
+    if out:
+        r = labels.calibrate(t, out)
+    else:
+        with tempfile.TemporaryDirectory(prefix="refurb-labels-") as folder:
+            r = labels.calibrate(t, Path(folder) / "calibrate.pdf")
+            r.update(printing.to_cups(Path(r["file"]), printer, page=t.page, title=f"refurb calibrate {t.id}"))
+            r["file"] = None
+    _show(json_out, r, lambda c, r: c.ok(_("calibration page for {template} sent").format(**r) if r["file"] is None
+                                         else _("calibration page for {template} written to {file}").format(**r)))
+
+
+@labels_app.command("print", help=_(
+    "Print the asset labels of devices (by tag, --batch, --state, or --pending: those never printed) with a "
+    "template, to a PDF (--out), a CUPS queue (--printer), a Zebra (--zpl FILE) or a Brother QL (--brother "
+    "MODEL --brother-out FILE|tcp://HOST|usb://…). --skip starts on a half-used sheet. A field that cannot be "
+    "printed shows a placeholder; the run goes on. Printed devices are recorded, so --pending skips them.\n\n"
+    "Example: refurb labels print --batch ACME-2026-11 --template avery-l7163 --skip 3 --out labels.pdf"))
+def labels_print(
+    tctx: typer.Context,
+    codes: Annotated[list[str] | None, typer.Argument(help=_("Asset tags or serials."), show_default=False)] = None,
+    template: Annotated[str | None, typer.Option("--template", help=_(
+        "Template id (default: label_template from the config)."))] = None,
+    batch: Annotated[str | None, typer.Option("--batch", help=_("Every device of this batch."))] = None,
+    state: Annotated[str | None, typer.Option("--state", help=_("Every device in this state."))] = None,
+    pending: Annotated[bool, typer.Option("--pending", help=_("The devices whose label was never printed."))] = False,
+    part: Annotated[list[str] | None, typer.Option("--part", help=_(
+        "One label per device and part, e.g. --part charger --part battery (parts-tag)."))] = None,
+    skip: Annotated[int, typer.Option("--skip", min=0, help=_("Positions already used on the first sheet."))] = 0,
+    copies: Annotated[int, typer.Option("--copies", min=1, help=_("Labels per device."))] = 1,
+    out: Annotated[Path | None, typer.Option("--out", help=_("Write a PDF."))] = None,
+    printer: Annotated[str | None, typer.Option("--printer", help=_("Print on this CUPS queue."))] = None,
+    zpl: Annotated[Path | None, typer.Option("--zpl", help=_("Write ZPL for a Zebra printer."))] = None,
+    brother: Annotated[str | None, typer.Option("--brother", help=_("Brother QL model, e.g. QL-820NWB."))] = None,
+    brother_out: Annotated[str | None, typer.Option("--brother-out", help=_(
+        "Where the Brother raster goes: a file, tcp://HOST or usb://…"))] = None,
+    json_out: Json = False, operator: OperatorOpt = None, station: StationOpt = None,
+):
+    from . import reports
+
+    settings = _settings(tctx)
+    template = template or settings.label_template
+    if not template:
+        raise UsageProblem(_("no label template"), hint=_("give --template ID (refurb labels templates)"))
+    if not (codes or batch or state or pending):
+        raise UsageProblem(_("which devices? give tags, --batch, --state or --pending"), hint=_("see --help"))
+    if not (out or printer or zpl or brother):
+        printer = settings.printer
+    chosen = [x for x in (out, printer, zpl, brother) if x]
+    if len(chosen) != 1:
+        raise UsageProblem(_("give one output: --out, --printer, --zpl or --brother"), hint=_("see --help"))
+    if brother and not brother_out:
+        raise UsageProblem(_("--brother needs --brother-out FILE|tcp://HOST|usb://…"), hint=_("see --help"))
+    if skip and (zpl or brother):
+        raise UsageProblem(_("--skip is for sheets (--out, --printer)"), hint=_("label printers use a roll"))
+    c = _ctx(tctx, operator, station)
+    records = reports.label_records(c, codes or (), batch, state, pending, part or ())
+    if not records:
+        _show(json_out, {"labels": 0, "devices": 0}, lambda c, r: c.note(_("no labels to print")))
+        return
+    r = reports.print_labels(c, records, template, out=out, printer=printer, zpl=zpl, brother=brother,
+                             brother_out=brother_out, skip=skip, copies=copies)
+
+    def render(c, r):
+        where = r.get("file") or r.get("target") or r.get("queue")
+        c.ok(ngettext("{labels} label ({template}) → {where}", "{labels} labels ({template}) → {where}",
+                      r["labels"]).format(labels=r["labels"], template=r["template"], where=where))
+        for p in r.get("placeholders") or []:
+            c.say("  " + _("label {label} ({tag}): {element}: {reason}").format(**p), style="yellow")
+
+    _show(json_out, r, render)
 
 
 def main():

@@ -319,3 +319,25 @@ def evidence(results):
             out.print(Text("  " + " · ".join(str(e[k]) for k in ("serial", "method", "result", "level") if e.get(k))))
         for w in r.get("warnings") or []:
             out.print(Text("  ⚠ " + w, style="yellow"))
+
+
+class _Bar:
+    """A progress bar on stderr for long work: update(done, total), then close()."""
+
+    def __init__(self, description):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TimeRemainingColumn(), console=err, transient=True)
+        self._task = self._progress.add_task(description, total=None)
+        self._progress.start()
+
+    def update(self, done, total):
+        self._progress.update(self._task, completed=done, total=total)
+
+    def close(self):
+        self._progress.stop()
+
+
+def progress(description):
+    return _Bar(description)

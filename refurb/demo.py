@@ -32,6 +32,7 @@ DEVICES = [
 ]
 EXTRA = ("fujitsu", "laptop", "Fujitsu", "Lifebook E548", "DSAB012345", None, [("sata-ssd", "FJ-SSD-7781", 256 * 10**9)],
          "extra")
+DEMO_PIN = "1234"  # Sara's PIN in the demo database (lead actions ask for it)
 PROFILE_FOR = {"hdd": "hdd-overwrite", "sata-ssd": "sata-ssd-sanitize", "nvme": "nvme-sanitize", "emmc": "emmc-erase"}
 IMAGE_FOR = {"laptop": "linux-mint", "desktop": "linux-mint", "tablet": "android-stock"}
 
@@ -46,10 +47,10 @@ def run_demo(folder, console, database_url=None):
     evidence = folder / "evidence"
     evidence.mkdir(exist_ok=True)
     settings = config.load().with_options(database_url=database_url, tag_prefix="RB")
-    base = services.Context(settings, operator="Sara", station="lead-desk")
+    base = services.Context(settings, operator="Sara", station="lead-desk", pin=DEMO_PIN)
 
     def as_(who, bench):
-        return services.Context(settings, operator=who, station=bench)
+        return services.Context(settings, operator=who, station=bench, pin=DEMO_PIN if who == "Sara" else None)
 
     def step(message):
         console.say("")
@@ -62,7 +63,7 @@ def run_demo(folder, console, database_url=None):
 
     step(_("Setting up a demo database in {folder}").format(folder=folder))
     services.init(base)
-    services.bootstrap_lead(base, "Sara")
+    services.bootstrap_lead(base, "Sara", DEMO_PIN)
     services.add_donor(base, "Acme NV")
     batch = services.add_batch(base, "Acme NV", "ACME-2026-11", donor_ref="PO-88213")["ref"]
     for name, days in (("Gent Zuid", 56), ("Antwerpen Noord", 28)):
@@ -203,6 +204,7 @@ def run_demo(folder, console, database_url=None):
     console.say("")
     shown = folder / "refurb.db" if database_url.startswith("sqlite") else database_url
     console.say(_("Try: refurb --db {db} show {tag}").format(db=shown, tag=tag["t480"]))
+    console.say(_("Sara is the demo's lead; her PIN is {pin}.").format(pin=DEMO_PIN))
     return tag
 
 

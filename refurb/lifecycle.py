@@ -327,6 +327,9 @@ RECORD_LABELS = {
     "wipe_waived": N_("wipe level waived"),
     "snapshot_attached": N_("hardware snapshot attached"),
     "certificate_issued": N_("certificate issued"),
+    "label_printed": N_("label printed"),
+    "manifest_imported": N_("donor manifest imported"),
+    "manifest_updated": N_("updated from the donor manifest"),
     "loan_extended": N_("loan extended"),
     "borrowers_purged": N_("borrower data purged"),
     "lock_released": N_("lock lifted"),
@@ -335,6 +338,7 @@ RECORD_LABELS = {
     "batch_closed": N_("batch closed"),
     "digipunt_added": N_("digipunt added"),
     "operator_set": N_("operator role set"),
+    "operator_pin_set": N_("operator PIN set"),
 }
 
 

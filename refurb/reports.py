@@ -215,3 +215,113 @@ def loan_agreement(ctx, code, out, lang="nl", translation=None):
     content = Path(path).read_bytes()
     return {"file": str(path), "reference": data["reference"], "sha256": hashlib.sha256(content).hexdigest(),
             "lang": lang, "translation": translation}
+
+
+# ---------------------------------------------------------------------------- labels
+
+
+def label_records(ctx, codes=(), batch=None, state=None, pending=False, parts=()):
+    """The label fields (refurb.labels.FIELDS) of the devices chosen by tag/serial, batch, state or
+    `pending` (never printed), in tag order; with `parts`, one record per device and part (parts-tag)."""
+    from sqlalchemy import func
+
+    from .models import Device, ImageRecord
+    from .states import State as S
+
+    with services.reading(ctx) as s:
+        query = select(Device, Batch.ref, Donor.name).join(Batch, Batch.id == Device.batch_id).join(
+            Donor, Donor.id == Batch.donor_id)
+        if codes:
+            query = query.where(Device.id.in_([services.resolve(s, c).id for c in codes]))
+        if batch:
+            query = query.where(Device.batch_id == services.get_batch(s, batch).id)
+        if state:
+            if state not in {str(x) for x in S}:
+                from .errors import UsageProblem
+
+                raise UsageProblem(_("unknown state {state!r}").format(state=state),
+                                   hint=_("states: {choices}").format(choices=", ".join(S)))
+            query = query.where(Device.state == state)
+        if pending:
+            printed = select(Event.device_id).where(Event.action == "label_printed")
+            query = query.where(Device.id.not_in(printed), Device.state != S.EXPECTED)
+        rows = s.exec(query.order_by(Device.tag)).all()
+        ids = [d.id for d, _b, _n in rows]
+        latest = select(ImageRecord.device_id, func.max(ImageRecord.id).label("id")).group_by(
+            ImageRecord.device_id).subquery()
+        images = dict(s.exec(select(ImageRecord.device_id, ImageRecord.image_id).join(
+            latest, latest.c.id == ImageRecord.id)).all()) if ids else {}
+    day = services.today().strftime("%d/%m/%Y")
+    out = []
+    for d, batch_ref, donor in rows:
+        specs = json.loads(d.specs or "{}")
+        record = {"tag": d.tag, "serial": d.serial, "make": d.make, "model": d.model, "kind": d.kind,
+                  "batch": batch_ref, "donor": donor, "donor_tag": d.donor_tag, "cpu": specs.get("cpu"),
+                  "ram_gb": specs.get("ram_gb"), "storage_gb": specs.get("storage_gb"), "grade": d.grade,
+                  "image": images.get(d.id), "org": ctx.settings.organisation, "date": day}
+        out += [{**record, "part": part} for part in parts] if parts else [record]
+    return out
+
+
+def mark_printed(ctx, tags, template, output):
+    """One `label_printed` event per device whose label went out (so --pending skips it next time)."""
+    from .models import Device
+
+    with services.writing(ctx) as w:
+        for tag in dict.fromkeys(tags):
+            device = w.s.exec(select(Device).where(Device.tag == tag)).scalars().first()
+            if device is not None:
+                w.event("label_printed", device, device.state, None, {"template": template, "output": output})
+    return len(set(tags))
+
+
+def print_labels(ctx, records, template, *, out=None, printer=None, zpl=None, brother=None, brother_out=None,
+                 skip=0, copies=1, record_printed=True):
+    """Send `records` to one output: a PDF file, a CUPS queue, a ZPL file, or a Brother QL (file or URI).
+    The devices are recorded as printed only once the output succeeded."""
+    import tempfile
+
+    from . import labels, printing
+
+    t = labels.get_template(template, [ctx.settings.labels_dir] if ctx.settings.labels_dir else [])
+    if zpl or brother:
+        raster = labels.rasterise(t, records, copies=copies)
+        if zpl:
+            result = {**printing.to_zpl(raster["images"], zpl), "placeholders": raster["placeholders"]}
+        else:
+            result = {**printing.to_brother(raster["images"], label=labels.brother_media(t), model=brother,
+                                            target=brother_out), "placeholders": raster["placeholders"]}
+        output = "zpl" if zpl else "brother"
+    elif printer:
+        with tempfile.TemporaryDirectory(prefix="refurb-labels-") as folder:
+            pdf = Path(folder) / "labels.pdf"
+            result = labels.render(t, records, pdf, skip=skip, copies=copies)
+            result.update(printing.to_cups(pdf, printer, page=t.page, title=f"refurb-{t.id}-{records[0]['tag']}"))
+        result["file"] = None
+        output = "cups"
+    else:
+        result = labels.render(t, records, out, skip=skip, copies=copies)
+        output = "pdf"
+    result.update(template=t.id, output=output, devices=len({r["tag"] for r in records}))
+    if record_printed:
+        mark_printed(ctx, [r["tag"] for r in records], t.id, output)
+    return result
+
+
+def intake_label(ctx, tag):
+    """Print a newly received device's label on the configured printer with the configured template, once
+    (a device whose label was printed before is left alone).  Returns what print_labels returns, or None."""
+    records = label_records(ctx, [tag], pending=True)
+    if not records:
+        return None
+    return print_labels(ctx, records, ctx.settings.label_template, printer=ctx.settings.printer)
+
+
+def require_label_printer(settings):
+    """Refuse --print-label before anything is written when there is nothing to print with."""
+    from .errors import UsageProblem
+
+    if not settings.label_template or not settings.printer:
+        raise UsageProblem(_("printing labels at intake needs label_template and printer in the config"),
+                           hint=_("set label_template and printer (or REFURB_LABEL_TEMPLATE, REFURB_PRINTER)"),
+                           code="no-label-printer")

@@ -63,6 +63,7 @@ class Context:
     operator: str | None = None
     station: str | None = None
     force: str | None = None
+    pin: str | None = field(default=None, repr=False)  # the acting operator's PIN, for lead actions
 
     @property
     def url(self):
@@ -206,13 +207,25 @@ class Writer:
         return events
 
     def require_lead(self, what):
-        if self.operator.role not in ("lead", "admin"):
+        """A lead (or admin) who proves it with their PIN (SPEC §10): the role alone is only a name typed
+        at --operator."""
+        op = self.operator
+        if op.role not in ("lead", "admin"):
             raise NotAllowed(
-                _("{what} needs a lead; {name} is a {role}").format(
-                    what=what, name=self.operator.name, role=self.operator.role
-                ),
+                _("{what} needs a lead; {name} is a {role}").format(what=what, name=op.name, role=op.role),
                 hint=_("ask a lead to run it with --operator, or: refurb operator add NAME --role lead"),
             )
+        if not op.pin_hash:
+            raise NotAllowed(_("{what} needs a lead with a PIN; {name} has none yet").format(what=what, name=op.name),
+                             hint=_("set it first: refurb operator pin {name}").format(name=op.name), code="no-pin")
+        if not self.ctx.pin:
+            raise NotAllowed(_("{what} needs {name}'s PIN").format(what=what, name=op.name),
+                             hint=_("type it when asked, or set REFURB_PIN"), code="pin-required",
+                             data={"operator": op.name})
+        from . import pins
+
+        if not pins.check_pin(self.ctx.pin, op.pin_hash):
+            raise NotAllowed(_("wrong PIN for {name}").format(name=op.name), hint=_("try again"), code="wrong-pin")
 
 
 # ---------------------------------------------------------------------------- look-ups
@@ -550,9 +563,13 @@ def add_operator(ctx, name, role):
         return {"name": name, "role": role, "noop": False}
 
 
-def bootstrap_lead(ctx, name):
-    """The first lead of a new database (`refurb init --lead NAME`, the demo, tests)."""
+def bootstrap_lead(ctx, name, pin=None):
+    """The first lead of a new database (`refurb init --lead NAME`, the demo, tests), with their PIN."""
+    from . import pins
+
     name = _clean(name, _("operator name"))
+    if pin is not None and not pins.valid(pin):
+        raise UsageProblem(_("a PIN is 4 to 12 digits"), hint=_("choose another PIN"), code="bad-pin")
     _ready(ctx)
     with db.session(ctx.url, write=True) as s:
         leads = s.exec(select(Operator.name).where(Operator.role.in_(("lead", "admin")))).scalars().all()
@@ -565,13 +582,41 @@ def bootstrap_lead(ctx, name):
             )
         op = s.exec(select(Operator).where(Operator.name == name)).scalars().first()
         if op is None:
-            s.add(Operator(name=name, role="lead", created_at=now()))
-        else:
-            op.role = "lead"
-            s.add(op)
+            op = Operator(name=name, role="lead", created_at=now())
+        op.role = "lead"
+        if pin is not None:
+            op.pin_hash = pins.hash_pin(pin)
+        s.add(op)
         s.flush()
         Writer(s, replace(ctx, operator=name)).event("operator_set", data={"operator": name, "role": "lead"})
     return {"name": name, "role": "lead", "noop": False}
+
+
+def set_pin(ctx, name, new_pin):
+    """Set an operator's PIN.  Operators change their own (with their old PIN, or trust on first use when
+    they have none yet); a lead with their PIN sets anyone's.  Only the hash is stored."""
+    from . import pins
+
+    name = _clean(name, _("operator name"))
+    if not pins.valid(new_pin):
+        raise UsageProblem(_("a PIN is 4 to 12 digits"), hint=_("choose another PIN"), code="bad-pin")
+    with writing(ctx) as w:
+        target = w.s.exec(select(Operator).where(Operator.name == name)).scalars().first()
+        if target is None:
+            raise NotFound(_("no operator named {name!r}").format(name=name),
+                           hint=_("list them: refurb operator list"))
+        own = target is w.operator
+        if not own or (target.pin_hash and not pins.check_pin(ctx.pin or "", target.pin_hash)):
+            if own:
+                raise NotAllowed(_("changing {name}'s PIN needs the current one").format(name=name),
+                                 hint=_("type it when asked, or set REFURB_PIN"), code="pin-required",
+                                 data={"operator": name})
+            w.require_lead(_("setting another operator's PIN"))
+        first = target.pin_hash is None
+        target.pin_hash = pins.hash_pin(new_pin)
+        w.s.add(target)
+        w.event("operator_pin_set", data={"operator": name, "first": first})
+        return {"name": name, "first": first}
 
 
 def operator_by_id(ctx, operator_id):

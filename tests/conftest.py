@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 
+LEAD_PIN = "2718"  # Sara's PIN in every test database
 PG_URL = os.environ.get("REFURB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 _pg_state = {}
 
@@ -88,9 +89,9 @@ def ctx(db_url, home):
 
     i18n.setup("en")
     settings = config.load().with_options(database_url=db_url)
-    c = services.Context(settings, operator="Sara", station="bench-1")
+    c = services.Context(settings, operator="Sara", station="bench-1", pin=LEAD_PIN)
     services.init(c)
-    services.bootstrap_lead(c, "Sara")
+    services.bootstrap_lead(c, "Sara", LEAD_PIN)
     return c
 
 
@@ -104,6 +105,7 @@ def cli(ctx, monkeypatch):
     monkeypatch.setenv("REFURB_DATABASE_URL", ctx.url)
     monkeypatch.setenv("REFURB_OPERATOR", "Sara")
     monkeypatch.setenv("REFURB_STATION", "bench-1")
+    monkeypatch.setenv("REFURB_PIN", LEAD_PIN)
     runner = CliRunner()
 
     def run(*args, input=None):

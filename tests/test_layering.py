@@ -17,18 +17,18 @@ PACKAGE = ROOT / "refurb"
 # A module may import refurb modules of a lower layer only.  A new module gets a place here.
 LAYERS = {
     "errors": 0, "i18n": 0,
-    "states": 1, "tags": 1, "scanning": 1, "cards": 1, "decoding": 1,
+    "states": 1, "tags": 1, "scanning": 1, "cards": 4, "decoding": 1,
     "config": 2, "catalog": 2, "lifecycle": 2, "models": 2, "db": 2,
     "services": 3,
     "reports": 4, "certificate": 3, "wiperun": 2, "pdfdoc": 2, "exports": 4, "manifest": 2, "manifests": 4,
-    "labels": 2, "printing": 2, "stats": 4, "report_pdf": 3, "agreement": 3,
+    "labels": 3, "printing": 2, "stats": 4, "report_pdf": 3, "agreement": 3, "pins": 1,
     "console": 4, "station": 4,
     "demo": 5,
     "cli": 6,
 }
 DOMAIN = ("errors", "states", "tags", "lifecycle", "catalog", "config", "models", "db", "services", "i18n",
           "scanning", "cards", "station", "reports", "certificate", "wiperun", "pdfdoc", "exports",
-          "manifest", "manifests", "labels", "printing", "stats", "report_pdf", "agreement")
+          "manifest", "manifests", "labels", "printing", "stats", "report_pdf", "agreement", "pins")
 TERMINAL = {"typer", "rich", "click", "refurb.cli", "refurb.console"}
 EXITS = {"sys.exit", "exit", "quit", "os._exit", "os.abort"}
 

@@ -64,9 +64,9 @@ class Lifecycle(RuleBasedStateMachine):
         self.url = self.new_database()
         environ = {"REFURB_HOME": str(self.tmp), "REFURB_LANG": "en"}
         self.settings = config.load(environ=environ).with_options(database_url=self.url, station="bench-1")
-        self.ctx = services.Context(self.settings, operator=LEAD, station="bench-1")
+        self.ctx = services.Context(self.settings, operator=LEAD, station="bench-1", pin="2718")
         services.init(self.ctx)
-        services.bootstrap_lead(self.ctx, LEAD)
+        services.bootstrap_lead(self.ctx, LEAD, "2718")
         services.add_donor(self.ctx, "Acme NV")
         services.add_batch(self.ctx, "Acme NV", ref=BATCH)
         services.add_digipunt(self.ctx, DIGIPUNT)
