@@ -1123,6 +1123,38 @@ def db_restore(
         raise typer.Exit(1)
 
 
+@db_app.command("roles", help=_(
+    "PostgreSQL: set up the group roles PREFIX_volunteer and PREFIX_lead on refurb's schema. Both may add "
+    "events and never UPDATE or DELETE one; a volunteer cannot read borrower references. --login NAME:ROLE "
+    "makes a database login a member (its password is yours to set). Run it again after an upgrade.\n\n"
+    "Example: refurb db roles --login bench1:volunteer --login sara:lead"))
+def db_roles(
+    tctx: typer.Context,
+    prefix: Annotated[str, typer.Option("--prefix", help=_("Prefix of the group roles."))] = "refurb",
+    login: Annotated[list[str] | None, typer.Option("--login", help=_(
+        "NAME:volunteer or NAME:lead; repeatable."))] = None,
+    json_out: Json = False,
+):
+    from . import services
+
+    logins = []
+    for item in login or []:
+        name, _sep, role = item.partition(":")
+        if not name or not role:
+            raise UsageProblem(_("--login {value!r}: give NAME:volunteer or NAME:lead").format(value=item),
+                               hint="--login bench1:volunteer")
+        logins.append((name, role))
+    r = services.database_roles(_ctx(tctx), prefix, logins)
+
+    def render(c, r):
+        c.ok(_("roles {roles} set up on schema {schema} ({tables} tables)").format(
+            roles=", ".join(r["roles"]), schema=r["schema"], tables=r["tables"]))
+        for x in r["logins"]:
+            c.say("  " + _("login {login} is a {role}").format(**x))
+
+    _show(json_out, r, render)
+
+
 @db_app.command("backup", help=_("Write a consistent copy of the database while stations keep working.\n\n"
                                  "Example: refurb db backup /media/usb/refurb-2026-11-27.db"))
 def db_backup(tctx: typer.Context, file: Path, json_out: Json = False):

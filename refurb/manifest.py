@@ -649,7 +649,7 @@ def _map_columns(m, header, preset, sample):
     used, dropped, ignored = {}, [], []
     seen = {}
     for i, name in enumerate(names):
-        shown = m.header[i] or _("(column {n}, no header)").format(n=i + 1)
+        shown = _one_line(m.header[i]) or _("(column {n}, no header)").format(n=i + 1)
         if name in seen and name:
             m.warnings.append(problem(None, shown, None, "duplicate-header", _(
                 "the column {name!r} appears more than once (columns {first} and {n}); the first value "
@@ -686,7 +686,7 @@ def _looks_personal(sample, i):
 
 def _not_a_device_list(m, names, used, dropped):
     """'FILE is not a device list: it looks like a list of models (Name, Category, …)'."""
-    shown = ", ".join(h for h in m.header[:8] if h) + (" …" if len(m.header) > 8 else "")
+    shown = ", ".join(_one_line(h) for h in m.header[:8] if h) + (" …" if len(m.header) > 8 else "")
     known = set(names)
     if {"model", "model name", "model number", "name"} & known and (
             {"category", "eol", "fieldset", "min qty", "requestable", "model notes"} & known or not dropped):
@@ -701,6 +701,11 @@ def _not_a_device_list(m, names, used, dropped):
         looks = _("a table without devices")
     return _("{file} is not a device list: it has no serial and no asset tag column; it looks like {what} "
              "({columns})").format(file=m.path.name, what=looks, columns=shown)
+
+
+def _one_line(text):
+    """A header as a message shows it: a header cell wrapped over lines in Excel stays one line."""
+    return " ".join(str(text).split())
 
 
 # ---- rows

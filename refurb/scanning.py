@@ -68,6 +68,9 @@ def clean(raw):
 
     Example: clean("RB-000142-J\\r\\n") == "RB-000142-J"
     """
+    if len(raw) > 16 * MAX_LENGTH:  # a 10 MB line is junk: say so before looking at every character
+        raise ValueError(_("it is longer than {limit} characters ({length})").format(
+            limit=MAX_LENGTH, length=len(raw)))
     if "\x00" in raw:
         raise ValueError(_("it contains a NUL character: not text from a scanner"))
     if any(ch == "\ufffd" or unicodedata.category(ch) in ("Cs", "Cn", "Co") for ch in raw):

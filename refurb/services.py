@@ -2011,3 +2011,59 @@ def _existing_events(ctx):
     with reading(ctx) as s:
         head = s.get(ChainHead, 1)
         return head.count if head is not None else 0
+
+
+# ---------------------------------------------------------------------------- PostgreSQL roles
+
+ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,40}")
+
+
+def database_roles(ctx, prefix="refurb", logins=()):
+    """Set up PostgreSQL group roles `<prefix>_volunteer` and `<prefix>_lead` on refurb's schema (SPEC §10):
+    both may read and add what the workbench writes, neither may UPDATE, DELETE or TRUNCATE an event (the
+    append-only triggers refuse it too), and a volunteer cannot read borrower references.  `logins` are
+    (name, role) pairs made LOGIN members of a group (their password is set by the database administrator).
+    Idempotent: run it again after an upgrade to grant on new tables."""
+    url = db.normalise_url(ctx.url)
+    if db.is_sqlite(url):
+        raise UsageProblem(_("database roles are a PostgreSQL feature"),
+                           hint=_("on SQLite, the file's permissions decide who may write"), code="not-postgres")
+    names = [prefix, *(name for name, _role in logins)]
+    bad = [n for n in names if not ROLE_NAME.fullmatch(n)]
+    if bad:
+        raise UsageProblem(_("{name!r} is not a usable role name").format(name=bad[0]),
+                           hint=_("lower-case letters, digits and _"))
+    for _name, role in logins:
+        if role not in ("volunteer", "lead"):
+            raise UsageProblem(_("role must be volunteer or lead"), hint="--login NAME:volunteer|lead")
+    _ready(ctx)
+    from sqlalchemy import text
+
+    volunteer, lead = f"{prefix}_volunteer", f"{prefix}_lead"
+    with db.engine_for(url).begin() as conn:
+        schema = conn.execute(text("SELECT current_schema()")).scalar()
+        tables = [t for t in conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")).scalars()]
+        for role in (volunteer, lead):
+            if not conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first():
+                conn.execute(text(f'CREATE ROLE "{role}" NOLOGIN'))
+            conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"'))
+            conn.execute(text(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{schema}" TO "{role}"'))
+            for table in tables:
+                q = f'"{schema}"."{table}"'
+                conn.execute(text(f'REVOKE ALL ON {q} FROM "{role}"'))
+                if table == "event":
+                    conn.execute(text(f'GRANT SELECT, INSERT ON {q} TO "{role}"'))
+                elif table == "borrower" and role == volunteer:
+                    continue  # a volunteer's login never reads borrower references
+                elif table == "alembic_version":
+                    conn.execute(text(f'GRANT SELECT ON {q} TO "{role}"'))
+                else:  # DELETE: undo removes the loan or medium it had added
+                    conn.execute(text(f'GRANT SELECT, INSERT, UPDATE, DELETE ON {q} TO "{role}"'))
+        made = []
+        for name, role in logins:
+            if not conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": name}).first():
+                conn.execute(text(f'CREATE ROLE "{name}" LOGIN'))
+            conn.execute(text(f'GRANT "{prefix}_{role}" TO "{name}"'))
+            made.append({"login": name, "role": role})
+    return {"schema": schema, "roles": [volunteer, lead], "tables": len(tables), "logins": made}

@@ -231,7 +231,7 @@ def _run_in_process(command_list, workdir):
     try:
         for cmd in command_list:
             cmd = cmd.replace(WALK_HOME, str(workdir))
-            words = shlex.split(cmd)
+            words = shlex.split(cmd, comments=True)
             if words[0] == "export":
                 os.environ.update(dict(w.split("=", 1) for w in words[1:]))
                 out, rc = "", 0
