@@ -16,7 +16,7 @@ from .stats import median, ms, p99
 HERE = Path(__file__).resolve().parent
 DEFAULT_PG = os.environ.get("REFURB_BENCH_PG") or os.environ.get("REFURB_TEST_PG") or \
     "postgresql://postgres@127.0.0.1:5432/test"
-PARTS = ("startup", "sqlite", "postgres", "decoding", "station", "manifest", "labels", "export")
+PARTS = ("startup", "sqlite", "postgres", "decoding", "station", "manifest", "labels", "export", "status")
 SQLITE_MEDIAN_MS, SQLITE_P99_MS, PG_FACTOR = 5, 20, 3
 
 
@@ -45,6 +45,8 @@ def parse(argv):
     p.add_argument("--labels", type=int, default=10_000, help="labels in the label benchmark (default 10000)")
     p.add_argument("--export-devices", type=int, default=100_000, help="ready devices in the stock export "
                    "benchmark (default 100000)")
+    p.add_argument("--status-devices", type=int, default=100_000, help="devices in the status benchmark "
+                   "(default 100000, ten events each)")
     p.add_argument("--only", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
     p.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     p.add_argument("--no-write", action="store_true", help="print the table only")
@@ -191,6 +193,20 @@ def bench_export(args, figures, notes):
         ms(r["floor_s"]), note="floor: the same columns with sqlite3 + csv.writer"))
 
 
+def bench_status(args, figures, notes):
+    from . import status
+
+    log(f"status: {args.status_devices} devices …")
+    r = status.run(args)
+    size = f"{r['devices']} devices / {r['events']} events"
+    figures.append(report.Figure("`refurb status`, every event in the window", ms(r["busy_s"]), None,
+                                 ms(r["busy_floor_s"]), note=f"{size}; floor: sqlite3 GROUP BY action, station "
+                                 "over the window + devices per state"))
+    figures.append(report.Figure("`refurb status`, a quiet month", ms(r["quiet_s"]), None, ms(r["quiet_floor_s"])))
+    figures.append(report.Figure("Funder report, this month", ms(r["funder_s"]), None, ms(r["funder_floor_s"]),
+                                 note="floor: sqlite3 distinct devices received in the period"))
+
+
 def main(argv=None):
     args = parse(sys.argv[1:] if argv is None else argv)
     info = report.machine()
@@ -225,7 +241,8 @@ def main(argv=None):
     if "station" in args.only:
         bench_station(args, figures, notes)
 
-    for part, bench in (("manifest", bench_manifest), ("labels", bench_labels), ("export", bench_export)):
+    for part, bench in (("manifest", bench_manifest), ("labels", bench_labels), ("export", bench_export),
+                        ("status", bench_status)):
         if part in args.only:
             bench(args, figures, notes)
 

@@ -1407,7 +1407,7 @@ def borrower_purge(
         (_("would be: ") if r["dry_run"] else "") + message.format(**r)))
 
 
-report_app = _group("report", _("Documents for donors: certificates of sanitization."))
+report_app = _group("report", _("Documents for donors and funders: certificates, donor and funder reports."))
 
 
 @report_app.command("certificate", help=_(
@@ -1593,6 +1593,68 @@ def labels_print(
             c.say("  " + _("label {label} ({tag}): {element}: {reason}").format(**p), style="yellow")
 
     _show(json_out, r, render)
+
+
+@app.command("status", help=_(
+    "The warehouse at a glance: devices per state, blocked devices and how long they have waited, throughput "
+    "over the last 7 and 30 days, median time per stage and the work of each station.\n\n"
+    "Example: refurb status"))
+def status_cmd(tctx: typer.Context, json_out: Json = False):
+    from . import stats
+
+    _show(json_out, stats.status(_ctx(tctx)), lambda c, r: c.status(r))
+
+
+ReportLanguage = Annotated[str, typer.Option("--language", help=_("Language of the report: nl, en or fr."))]
+
+
+@report_app.command("donor", help=_(
+    "Write the donor report of a batch (PDF): the reconciliation with the donor's manifest (received, missing, "
+    "extra), what became of every device by the donor's own serial and asset tag, and the CO2e its reuse "
+    "avoided, with the factor and its source ([report] in the config file). Dutch unless --language en|fr.\n\n"
+    "Example: refurb report donor --batch ACME-2026-11 --out acme-report.pdf"))
+def report_donor(
+    tctx: typer.Context,
+    batch: Annotated[str, typer.Option("--batch", help=_("The batch reference."), show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help=_("The PDF file to write."), show_default=False)],
+    language: ReportLanguage = "nl",
+    json_out: Json = False,
+):
+    from . import report_pdf, stats
+
+    _choice(language, ("nl", "en", "fr"), "--language")
+    data = stats.donor_report(_ctx(tctx), batch)
+    path = report_pdf.render_donor(data, out, language)
+    r = {"file": str(path), "report": data["report_id"], "batch": data["batch"]["ref"], "lang": language,
+         "reused": data["impact"]["reused"], "co2e_kg": data["impact"]["co2e_kg"]}
+    _show(json_out, r, lambda c, r: c.ok(_("donor report {report} written to {file}").format(**r)))
+
+
+@report_app.command("funder", help=_(
+    "Write the funder report of a period: users reached (distinct borrower references), loans started, active, "
+    "returned and lost, devices received, reused and recycled, per digipunt and per kind of device. Aggregates "
+    "only: counts from 1 to 4 are hidden. PDF, or CSV when --out ends in .csv. Days in Brussels time, both "
+    "included. Dutch unless --language en|fr.\n\n"
+    "Example: refurb report funder --from 2026-01-01 --to 2026-03-31 --out q1.pdf"))
+def report_funder(
+    tctx: typer.Context,
+    start: Annotated[str, typer.Option("--from", help=_("First day, YYYY-MM-DD."), show_default=False)],
+    end: Annotated[str, typer.Option("--to", help=_("Last day, YYYY-MM-DD (included)."), show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help=_("The PDF or CSV file to write."), show_default=False)],
+    language: ReportLanguage = "nl",
+    json_out: Json = False,
+):
+    from . import report_pdf, stats
+
+    _choice(language, ("nl", "en", "fr"), "--language")
+    data = stats.funder_report(_ctx(tctx), _date(start, "--from"), _date(end, "--to"))
+    if out.suffix.lower() == ".csv":
+        path = stats.funder_csv(data, out)
+    else:
+        path = report_pdf.render_funder(data, out, language)
+    r = {**data, "file": str(path)}
+    _show(json_out, r, lambda c, r: c.ok(_("funder report {report} written to {file}").format(
+        report=r["report_id"], file=r["file"])))
 
 
 def main():

@@ -341,3 +341,119 @@ class _Bar:
 
 def progress(description):
     return _Bar(description)
+
+
+# ---------------------------------------------------------------------------- refurb status
+
+BAR_WIDTH = 40
+BLOCKED_SHOWN = 20
+
+
+def status(data):
+    """`refurb status`: devices per state as bars, blocked devices and how long they have waited,
+    throughput over 7 and 30 days, median time per stage, work per station (data: refurb.stats.status)."""
+    out.print(Text(_("{n} devices").format(n=data["total"]), style="bold")
+              + Text("  · " + local_time(data["at"], with_year=True), style="dim"))
+    counts = {state: n for state, n in data["states"].items() if n}
+    top = max(counts.values(), default=0)
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column()
+    table.add_column()
+    table.add_column(justify="right")
+    for state, n in counts.items():
+        table.add_row(state_text(state), Text(_bar(n, top), style=STATE_STYLE.get(state, "")), str(n))
+    out.print(table)
+    _blocked(data["blocked"])
+    _throughput(data["throughput"])
+    _stages(data["stages"])
+    _stations(data["stations"])
+
+
+def _bar(n, top, width=BAR_WIDTH):
+    """n of top as a bar of block characters, in eighths of a character; never empty for n > 0."""
+    if not n or not top:
+        return ""
+    eighths = max(1, round(n * width * 8 / top))
+    return "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
+
+
+def _duration(seconds):
+    """A stay or an age for people: 3 d 4 h, 5 h 12 min, 8 min, 40 s."""
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return _("{days} d {hours} h").format(days=days, hours=hours)
+    if hours:
+        return _("{hours} h {minutes} min").format(hours=hours, minutes=minutes)
+    if minutes:
+        return _("{minutes} min").format(minutes=minutes)
+    return _("{seconds} s").format(seconds=seconds)
+
+
+def _section(title):
+    out.print()
+    out.print(Text(title, style="bold"))
+
+
+def _blocked(blocked):
+    _section(_("Blocked: {n}").format(n=len(blocked)))
+    if not blocked:
+        note(_("none"))
+        return
+    table = Table(box=None, pad_edge=False)
+    for head in (_("tag"), _("state"), _("waiting"), _("since"), _("device"), _("donor · batch"), _("why")):
+        table.add_column(head)
+    for b in blocked[:BLOCKED_SHOWN]:
+        table.add_row(b["tag"], state_text(b["state"]), _duration(b["age_seconds"]), local_time(b["since"]),
+                      " ".join(x for x in (b["make"], b["model"]) if x) or b["kind"],
+                      f"{b['donor']} · {b['batch']}", ", ".join(b["detail"]))
+    out.print(table)
+    if len(blocked) > BLOCKED_SHOWN:
+        note(_("… and {n} more: refurb list --state locked|wipe_failed|repair").format(
+            n=len(blocked) - BLOCKED_SHOWN))
+
+
+def _throughput(rows):
+    words = {"received": _("received"), "wiped": _("wiped"), "ready": _("ready"), "allocated": _("allocated"),
+             "lent": _("lent out"), "returned": _("returned"), "parts": _("harvested for parts"),
+             "recycled": _("recycled"), "returned_to_donor": _("returned to donor"), "lost": _("lost")}
+    _section(_("Throughput"))
+    table = Table(box=None, pad_edge=False)
+    table.add_column("")
+    table.add_column(_("7 days"), justify="right")
+    table.add_column(_("30 days"), justify="right")
+    for r in rows:
+        if r["last_30_days"] or r["milestone"] in ("received", "ready", "lent"):
+            table.add_row(words.get(r["milestone"], r["milestone"]), str(r["last_7_days"]),
+                          str(r["last_30_days"]))
+    out.print(table)
+
+
+def _stages(rows):
+    _section(_("Median time per stage (stays ended in the last 30 days)"))
+    if not rows:
+        note(_("none"))
+        return
+    table = Table(box=None, pad_edge=False)
+    table.add_column(_("state"))
+    table.add_column(_("median"), justify="right")
+    table.add_column(_("stays"), justify="right")
+    for r in rows:
+        table.add_row(state_text(r["state"]), _duration(r["median_seconds"]), str(r["stays"]))
+    out.print(table)
+
+
+def _stations(rows):
+    _section(_("Per station (device events)"))
+    if not rows:
+        note(_("none"))
+        return
+    table = Table(box=None, pad_edge=False)
+    table.add_column(_("station"))
+    table.add_column(_("7 days"), justify="right")
+    table.add_column(_("30 days"), justify="right")
+    for r in rows:
+        table.add_row(r["station"], str(r["last_7_days"]), str(r["last_30_days"]))
+    out.print(table)

@@ -208,7 +208,8 @@ class Event(SQLModel, table=True):
     prev_hash: str
     hash: str
 
-    __table_args__ = (UniqueConstraint("hash", name="uq_event_hash"),)
+    __table_args__ = (UniqueConstraint("hash", name="uq_event_hash"),
+                      Index("ix_event_at", "at", "action", "station", "device_id"))
 
 
 class ChainHead(SQLModel, table=True):

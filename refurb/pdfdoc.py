@@ -29,7 +29,7 @@ DEJAVU_FOLDERS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu",
 STROKED = str.maketrans("ŁłØøĐđĦħŦŧ", "LlOoDdHhTt")  # letters NFKD does not take apart
 
 DATES = {  # (date, date and time); times are printed in UTC, the clock of the event history
-    "nl": ("%d-%m-%Y", "%d-%m-%Y %H:%M UTC"),
+    "nl": ("%d/%m/%Y", "%d/%m/%Y %H:%M UTC"),  # SPEC §11: dd/mm/yyyy
     "fr": ("%d/%m/%Y", "%d/%m/%Y %H:%M UTC"),
     "en": ("%Y-%m-%d", "%Y-%m-%d %H:%M UTC"),
 }

@@ -474,7 +474,8 @@ def reconcile(s, batch):
     first = {}
     for action, device_id in s.exec(
         select(Event.action, Event.device_id)
-        .where(Event.device_id.in_([d.id for d in devices]), Event.action.in_(lifecycle.ENTRY_ACTIONS))
+        .where(Event.device_id.in_(select(Device.id).where(Device.batch_id == batch.id)),
+               Event.action.in_(lifecycle.ENTRY_ACTIONS))
     ).all():
         first.setdefault(device_id, action)
     return SimpleNamespace(

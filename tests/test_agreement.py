@@ -35,7 +35,7 @@ def test_the_agreement_is_dutch_with_a_marked_french_copy(cli, ctx, lent, tmp_pa
     dutch, *rest = pages(out)
     french = "\n".join(rest)
     due = services.show(ctx, lent)["loan"]["due"]
-    day = f"{due[8:10]}-{due[5:7]}-{due[:4]}"
+    day = f"{due[8:10]}/{due[5:7]}/{due[:4]}"
     for text in ("Uitleenovereenkomst", "GZ-0042", lent, "PF1ABC23", "Gent Zuid", "bag, charger", day,
                  "hoogstens 2 verlengingen"):
         assert text in dutch, text

@@ -177,7 +177,7 @@ def test_a_device_certificate_carries_every_nist_field(device_pdfs, lang):
 
 def test_dates_and_sizes_follow_the_language(device_pdfs):
     nl, en = text_of(device_pdfs["nl"]), text_of(device_pdfs["en"])
-    assert_all_in(nl, ["27-11-2026 14:05 UTC", "27-11-2026 13:05 UTC", "27-11-2026 13:07 UTC", "256 GB", "1000 GB"])
+    assert_all_in(nl, ["27/11/2026 14:05 UTC", "27/11/2026 13:05 UTC", "27/11/2026 13:07 UTC", "256 GB", "1000 GB"])
     assert_all_in(en, ["2026-11-27 14:05 UTC", "2026-11-27 13:05 UTC", "2026-11-27 13:07 UTC", "256 GB"])
     fr = text_of(device_pdfs["fr"])
     assert_all_in(fr, ["27/11/2026 14:05 UTC", "Certificat d’effacement des données", "Łukasz Żółć",
@@ -190,7 +190,7 @@ def test_dates_and_sizes_follow_the_language(device_pdfs):
      "1 medium is below the policy's minimum level, accepted by a lead's recorded waiver",
      "The drive's serial was not checked against the disk"),
     ("nl", "Onder het minimumniveau van het beleid (Purge): aanvaard met een afwijking van Pieter De Smet op "
-           "27-11-2026 13:55 UTC. Reden: donor accepts Clear for hard disks",
+           "27/11/2026 13:55 UTC. Reden: donor accepts Clear for hard disks",
      "1 medium ligt onder het minimumniveau van het beleid, aanvaard met een geregistreerde afwijking",
      "Het serienummer van de schijf werd niet gecontroleerd op de schijf zelf"),
 ])
@@ -317,7 +317,7 @@ def test_a_batch_certificate_reconciles_and_counts(tmp_path, lang):
     assert_all_in(text, BATCH_LABELS[lang])
     assert_all_in(text, [
         "CERT-B-2026-0007-20261127", "B-2026-0007", "ACME Logistics NV", "PO-88231",
-        "20-11-2026" if lang == "nl" else "2026-11-20",
+        "20/11/2026" if lang == "nl" else "2026-11-20",
         "ACME-IT-009999 5CG9999999 EliteBook 830 G6", "RB-000777-3 PF1ABCDE ThinkPad T480",  # missing, extra
         "RB-000001-1", "ACME-IT-004001", "5CG0000001", "HP EliteBook 840 G5", "S4EN00000001",
         "WD-WX41A", "TOSH-EMMC-77", "SD-CARD-01", "S3Z9NX0K", "overwrite-prng", "physical-destruction",

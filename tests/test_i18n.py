@@ -79,7 +79,7 @@ SAME_IN_DUTCH = {"Secure Boot", "TPM 2.0", "{file}: {key}: {problem}", "extra: {
                  "types: {choices}",
                  # station feedback: a label and a name, the same words in Dutch
                  "→ {name}", "digipunt: {name}", "operator: {name}", "operator {name}", "image: {image}", "Tip: {tip}",
-                 "Windows 11: {verdict}", "TPM {tpm}",
+                 "Windows 11: {verdict}", "TPM {tpm}", "{seconds} s", "{minutes} min",
                  "label {label} ({tag}): {element}: {reason}", "pip install brother-ql-next",
                  "Per digipunt", "media: {labels}"}
 
