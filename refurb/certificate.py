@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import pdfdoc
 from .i18n import N_
-from .pdfdoc import UNKNOWN, WIDTH, Pdf, Words, shown
+from .pdfdoc import UNKNOWN, WIDTH, Words, shown
 from .states import LEVELS, State
 
 STANDARD = "NIST SP 800-88 Rev. 1"
@@ -466,16 +466,5 @@ def _organisation_fields(pdf, data):
 
 
 def _write(out, data, title, words, story):
-    """Lay out `story(data, pdf)` with the certificate's page furniture (the audit chain head at the foot
-    of every page) and write it atomically."""
-    audit = data.get("audit") or {}
-
-    def build(handle):
-        pdf = Pdf(words)
-        footer = (words(N_("Audit chain head ({events} events):")).format(events=shown(audit.get("events"))),
-                  shown(audit.get("chain_head")))
-        pdfdoc.build(handle, pdf, story(data, pdf), title, data["certificate_id"], footer,
-                     author=(data.get("organisation") or {}).get("name"))
-
-    return pdfdoc.write(out, build)
+    return pdfdoc.write_audited(out, data, title, words, story, data["certificate_id"])
 

@@ -459,6 +459,19 @@ def intake_expect(tctx: typer.Context, batch: BatchOpt, kind: KindOpt = "laptop"
     _intake(tctx, True, batch, kind, make, model, serial, donor_tag, imei, mac, operator, station, json_out)
 
 
+def _files_left(c, r, unmatched):
+    """The evidence a file command could not use: listed, never dropped."""
+    for x in r["unmatched"]:
+        c.say("  " + unmatched.format(**x), style="yellow")
+    for x in r["errors"]:
+        c.say("  " + _("not read: {file}: {error}").format(**x), style="red")
+
+
+def _exit_if_left(r):
+    if r["unmatched"] or r["errors"]:
+        raise typer.Exit(1)
+
+
 @intake_app.command("snapshot", help=_(
     "Attach hardware snapshots (lshw -json, dmidecode, smartctl --json, upower -i, eReuse Workbench) to the "
     "devices they describe, matched by serial. Each file is kept with its SHA-256 and fills make, model, specs, "
@@ -498,14 +511,10 @@ def intake_snapshot(
                 c.say("  " + _("suggested image: {image}").format(image=x["suggested_image"]))
             for warning in x.get("warnings") or []:
                 c.say("  " + warning, style="dim")
-        for x in r["unmatched"]:
-            c.say("  " + _("not attached: {file}: {reason}").format(**x), style="yellow")
-        for x in r["errors"]:
-            c.say("  " + _("not read: {file}: {error}").format(**x), style="red")
+        _files_left(c, r, _("not attached: {file}: {reason}"))
 
     _show(json_out, r, render)
-    if r["unmatched"] or r["errors"]:
-        raise typer.Exit(1)
+    _exit_if_left(r)
 
 
 @intake_app.command("manifest", help=_(
@@ -667,14 +676,10 @@ def wipe_import(
                 c.note(_("{tag}: {serial} from {file} was imported before").format(**x))
             else:
                 c.ok(_("{tag}: wipe of {serial} imported ({profile}, {result}) → {state}").format(**x))
-        for x in r["unmatched"]:
-            c.say("  " + _("not imported: {file}: {reason}").format(**x), style="yellow")
-        for x in r["errors"]:
-            c.say("  " + _("not read: {file}: {error}").format(**x), style="red")
+        _files_left(c, r, _("not imported: {file}: {reason}"))
 
     _show(json_out, r, render)
-    if r["unmatched"] or r["errors"]:
-        raise typer.Exit(1)
+    _exit_if_left(r)
 
 
 @wipe_app.command("run", help=_(

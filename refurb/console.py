@@ -432,28 +432,25 @@ def _throughput(rows):
 
 
 def _stages(rows):
-    _section(_("Median time per stage (stays ended in the last 30 days)"))
-    if not rows:
-        note(_("none"))
-        return
-    table = Table(box=None, pad_edge=False)
-    table.add_column(_("state"))
-    table.add_column(_("median"), justify="right")
-    table.add_column(_("stays"), justify="right")
-    for r in rows:
-        table.add_row(state_text(r["state"]), _duration(r["median_seconds"]), str(r["stays"]))
-    out.print(table)
+    _small_table(_("Median time per stage (stays ended in the last 30 days)"),
+                 [(_("state"), "left"), (_("median"), "right"), (_("stays"), "right")],
+                 [(state_text(r["state"]), _duration(r["median_seconds"]), str(r["stays"])) for r in rows])
 
 
 def _stations(rows):
-    _section(_("Per station (device events)"))
+    _small_table(_("Per station (device events)"),
+                 [(_("station"), "left"), (_("7 days"), "right"), (_("30 days"), "right")],
+                 [(r["station"], str(r["last_7_days"]), str(r["last_30_days"])) for r in rows])
+
+
+def _small_table(title, columns, rows):
+    _section(title)
     if not rows:
         note(_("none"))
         return
     table = Table(box=None, pad_edge=False)
-    table.add_column(_("station"))
-    table.add_column(_("7 days"), justify="right")
-    table.add_column(_("30 days"), justify="right")
-    for r in rows:
-        table.add_row(r["station"], str(r["last_7_days"]), str(r["last_30_days"]))
+    for name, justify in columns:
+        table.add_column(name, justify=justify)
+    for row in rows:
+        table.add_row(*row)
     out.print(table)

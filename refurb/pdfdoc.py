@@ -281,6 +281,21 @@ def write(out, build):
     return out
 
 
+def write_audited(out, data, title, words, story, reference):
+    """Lay out `story(data, pdf)` with the audit chain head (data["audit"]) at the foot of every page and
+    write it atomically: the documents drawn from the event history (certificates, reports)."""
+    audit = data.get("audit") or {}
+
+    def build_it(handle):
+        pdf = Pdf(words)
+        footer = (words(N_("Audit chain head ({events} events):")).format(events=shown(audit.get("events"))),
+                  shown(audit.get("chain_head")))
+        build(handle, pdf, story(data, pdf), title, reference, footer,
+              author=(data.get("organisation") or {}).get("name"))
+
+    return write(out, build_it)
+
+
 def build(handle, pdf, flowables, title, reference, footer=("", ""), author=None, pagesize=None):
     """An A4 document (or `pagesize`) with the page furniture of every refurb document: title and
     `reference` · page x / y at the top, the two `footer` texts (left, right in monospace) at the bottom."""

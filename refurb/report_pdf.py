@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import pdfdoc
 from .i18n import N_
-from .pdfdoc import FONT, WIDTH, Pdf, Words, printable, shown
+from .pdfdoc import FONT, WIDTH, Words, printable, shown
 
 OUTCOME_NAMES = {
     "on_loan": N_("lent to a borrower"),
@@ -295,14 +295,4 @@ def _bar_chart(bars, pdf):
 
 
 def _write(out, data, title, words, story):
-    """Lay out `story(data, pdf)` with the audit chain head at the foot of every page, atomically."""
-    audit = data.get("audit") or {}
-
-    def build(handle):
-        pdf = Pdf(words)
-        footer = (words(N_("Audit chain head ({events} events):")).format(events=shown(audit.get("events"))),
-                  shown(audit.get("chain_head")))
-        pdfdoc.build(handle, pdf, story(data, pdf), title, data["report_id"], footer,
-                     author=(data.get("organisation") or {}).get("name"))
-
-    return pdfdoc.write(out, build)
+    return pdfdoc.write_audited(out, data, title, words, story, data["report_id"])
