@@ -133,7 +133,7 @@ def bench_database(kind, url, home, args, figures, details, notes, run):
     db.dispose_all()
 
 
-def bench_station(args, figures, notes):
+def bench_station(args, figures, notes, run):
     """Scan → committed action through refurb.station at the SPEC's size (100 000 devices, 1 000 000 events)."""
     from . import station
 
@@ -146,6 +146,7 @@ def bench_station(args, figures, notes):
             drop()
             log(f"station: {args.station_devices} devices (PostgreSQL) …")
             rows.append(("PostgreSQL", station.run_postgres(args.station_devices, args.samples, tmp, args.pg)))
+    run["station_medians"] = {label: r["median"] for label, r in rows}
     for label, r in rows:
         factor = 1 if label == "SQLite" else PG_FACTOR
         what = f"{r['samples']} scans in the image station on {r['devices']} devices / {r['events']} events"
@@ -239,18 +240,24 @@ def main(argv=None):
         bench_decoding(args, figures, sections, notes)
 
     if "station" in args.only:
-        bench_station(args, figures, notes)
+        bench_station(args, figures, notes, run)
 
     for part, bench in (("manifest", bench_manifest), ("labels", bench_labels), ("export", bench_export),
                         ("status", bench_status)):
         if part in args.only:
             bench(args, figures, notes)
 
+    station = run.get("station_medians", {})
+    if "SQLite" in station and "PostgreSQL" in station:
+        figures.append(report.Figure("PostgreSQL ÷ SQLite, station scan median", station["PostgreSQL"] / station["SQLite"],
+                                     PG_FACTOR, None, unit="x", note="SPEC §12: at the station's size (100 000 "
+                                     "devices, 1 000 000 events), PostgreSQL on loopback within 3× of SQLite"))
     medians = run.get("medians", {})
     if "SQLite" in medians and "PostgreSQL" in medians:
         ratio = medians["PostgreSQL"][0] / medians["SQLite"][0]
-        figures.append(report.Figure("PostgreSQL ÷ SQLite, transition median", ratio, PG_FACTOR, None,
-                                     unit="x", note="SPEC §12: PostgreSQL on loopback within 3× of SQLite"))
+        figures.append(report.Figure("PostgreSQL ÷ SQLite, transition median (small database)", ratio, None, None,
+                                     unit="x", note="the same ratio on the small benchmark database; SQLite's "
+                                     "transitions are cheapest there, so the ratio is larger than at the SPEC's size"))
     for label, (devices, events, fill) in run.get("sizes", {}).items():
         how = ("one device made through refurb.services, the rest copied with a valid hash chain"
                if args.setup == "clone" else "every device made through refurb.services")
