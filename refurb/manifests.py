@@ -35,8 +35,6 @@ SQLITE_CACHE_KIB = 32768  # page cache while importing: index inserts stay in me
 _ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
 DEVICE_COLUMNS = ("id", "tag", "kind", "make", "model", "serial", "donor_tag", "imei", "mac", "batch_id", "state",
                   "grade", "location_id", "no_storage", "specs", "last_event_id", "created_at", "updated_at")
-EVENT_COLUMNS = ("id", "device_id", "action", "from_state", "to_state", "operator", "station", "at", "recorded_at",
-                 "data", "forced", "prev_hash", "hash")
 ACTIVE_END = [str(s) for s in END_STATES]
 EXPECTED = str(State.EXPECTED)
 
@@ -351,11 +349,11 @@ def _write(w, batch, m, plan, report, progress):
         return  # the same file again: nothing changes
     conn = s.connection()
     t = services.now()
-    chain = _Chain(w, t, conn.dialect)
+    chain = services.BulkChain(w, t, conn.dialect)
     total = len(plan.actions)
     ids = iter(_device_ids(conn, plan.new))
     new_tags = iter(_issue_tags(w, plan.new))
-    no_storage = _bound(Device.__table__.c.no_storage, False, conn.dialect)
+    no_storage = services.bound(Device.__table__.c.no_storage, False, conn.dialect)
     new = _NewDevices(chain, batch, no_storage)
     if progress:
         progress(0, total)
@@ -368,8 +366,8 @@ def _write(w, batch, m, plan, report, progress):
                 else:
                     updates.append(_updated_device(chain, batch, row, device, changes))
             if devices:
-                _bulk_insert(conn, "device", DEVICE_COLUMNS, devices)
-            _bulk_insert(conn, "event", EVENT_COLUMNS, chain.take())
+                services.bulk_insert(conn, "device", DEVICE_COLUMNS, devices)
+            services.bulk_insert(conn, "event", services.EVENT_COLUMNS, chain.take())
             if updates:
                 conn.execute(_update_statement(), [{**u, "updated_at": t} for u in updates])
             if progress:
@@ -420,71 +418,6 @@ def _update_statement():
     return update(table).where(table.c.id == bindparam("b_id")).values(
         {c: bindparam(c) for c in ("kind", "make", "model", "serial", "donor_tag", "imei", "mac", "specs",
                                    "last_event_id", "updated_at")})
-
-
-class _Chain:
-    """Events hash-chained exactly as services.Writer.event chains them (services.event_hash over the same
-    canonical JSON), built as rows for one bulk INSERT.  All events of an import share one time."""
-
-    def __init__(self, w, t, dialect):
-        self.w = w
-        self.prev = w.head.hash
-        self.next_id = (w.head.last_event_id or 0) + 1
-        self.count = 0
-        self.rows = []
-        self.operator, self.station = w.operator.name, w.station.name
-        self.at = _bound(Event.__table__.c.at, t, dialect)
-        stamp = encode_basestring(t.isoformat())
-        self.middle = f",{encode_basestring(self.operator)},{encode_basestring(self.station)},{stamp},{stamp},"
-
-    def add(self, device_id, action, from_state, to_state, data):
-        """Chain one event; `data` is its canonical JSON text (services.canonical)."""
-        event_id = self.next_id
-        payload = (f"[{event_id},{device_id},{encode_basestring(action)},"
-                   f"{'null' if from_state is None else encode_basestring(from_state)},"
-                   f"{'null' if to_state is None else encode_basestring(to_state)}"
-                   f"{self.middle}{encode_basestring(data)},null]")
-        digest = hashlib.sha256((self.prev + payload).encode("utf-8")).hexdigest()
-        self.rows.append((event_id, device_id, action, from_state, to_state, self.operator, self.station, self.at,
-                          self.at, data, None, self.prev, digest))
-        self.prev = digest
-        self.next_id += 1
-        self.count += 1
-        return event_id
-
-    def take(self):
-        rows, self.rows = self.rows, []
-        return rows
-
-    def close(self):
-        """Move the chain head to the last event written, as Writer.event does event by event."""
-        if self.count:
-            head = self.w.head
-            head.hash, head.count, head.last_event_id = self.prev, head.count + self.count, self.next_id - 1
-            self.w.s.add(head)
-            self.w.s.flush()
-
-
-def _bound(column, value, dialect):
-    """A value as the column's type hands it to the driver (SQLite: text), processed once for all rows."""
-    process = column.type.dialect_impl(dialect).bind_processor(dialect)
-    return process(value) if process else value
-
-
-def _bulk_insert(conn, table, columns, rows):
-    """Many rows in one go, in the import's transaction: COPY on PostgreSQL (row-by-row INSERTs over the
-    network took 25 s for 100 000 devices), executemany of one prepared INSERT on SQLite."""
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        with conn.connection.dbapi_connection.cursor() as cursor:
-            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        return
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})",
-                         rows)
 
 
 def _device_ids(conn, n):

@@ -264,15 +264,32 @@ def label_records(ctx, codes=(), batch=None, state=None, pending=False, parts=()
 
 
 def mark_printed(ctx, tags, template, output):
-    """One `label_printed` event per device whose label went out (so --pending skips it next time)."""
+    """One `label_printed` event per device whose label went out (so --pending skips it next time), written
+    in bulk: a run of 10 000 labels records 10 000 events in one statement, not 10 000 flushes."""
+    from sqlalchemy import bindparam, update
+
     from .models import Device
 
+    wanted = list(dict.fromkeys(tags))
     with services.writing(ctx) as w:
-        for tag in dict.fromkeys(tags):
-            device = w.s.exec(select(Device).where(Device.tag == tag)).scalars().first()
-            if device is not None:
-                w.event("label_printed", device, device.state, None, {"template": template, "output": output})
-    return len(set(tags))
+        w.s.flush()  # the operator or station the Writer may just have registered
+        conn = w.s.connection()
+        t = services.now()
+        chain = services.BulkChain(w, t, conn.dialect)
+        data = services.canonical({"output": output, "template": template})
+        moved = []
+        for start in range(0, len(wanted), 5000):
+            rows = conn.execute(select(Device.id, Device.state).where(Device.tag.in_(wanted[start:start + 5000])))
+            for device_id, state in rows.all():
+                moved.append({"b_id": device_id, "last_event_id": chain.add(device_id, "label_printed", state, None,
+                                                                             data), "updated_at": t})
+        services.bulk_insert(conn, "event", services.EVENT_COLUMNS, chain.take())
+        if moved:
+            table = Device.__table__
+            conn.execute(update(table).where(table.c.id == bindparam("b_id"))
+                         .values(last_event_id=bindparam("last_event_id"), updated_at=bindparam("updated_at")), moved)
+        chain.close()
+        return len(moved)
 
 
 def print_labels(ctx, records, template, *, out=None, printer=None, zpl=None, brother=None, brother_out=None,

@@ -11,6 +11,7 @@ from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
+from json.encoder import encode_basestring
 from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
 
@@ -2068,3 +2069,74 @@ def database_roles(ctx, prefix="refurb", logins=()):
             conn.execute(text(f'GRANT "{prefix}_{role}" TO "{name}"'))
             made.append({"login": name, "role": role})
     return {"schema": schema, "roles": [volunteer, lead], "tables": len(tables), "logins": made}
+
+
+# ---------------------------------------------------------------------------- bulk writes
+
+EVENT_COLUMNS = ("id", "device_id", "action", "from_state", "to_state", "operator", "station", "at", "recorded_at",
+                 "data", "forced", "prev_hash", "hash")
+
+
+class BulkChain:
+    """Events hash-chained exactly as Writer.event chains them (event_hash over the same canonical JSON),
+    built as rows for one bulk INSERT (bulk_insert): manifest imports, label runs.  They share one time."""
+
+    def __init__(self, w, t, dialect):
+        self.w = w
+        self.prev = w.head.hash
+        self.next_id = (w.head.last_event_id or 0) + 1
+        self.count = 0
+        self.rows = []
+        self.operator, self.station = w.operator.name, w.station.name
+        self.at = bound(Event.__table__.c.at, t, dialect)
+        stamp = encode_basestring(t.isoformat())
+        self.middle = f",{encode_basestring(self.operator)},{encode_basestring(self.station)},{stamp},{stamp},"
+
+    def add(self, device_id, action, from_state, to_state, data):
+        """Chain one event; `data` is its canonical JSON text (services.canonical)."""
+        event_id = self.next_id
+        payload = (f"[{event_id},{device_id},{encode_basestring(action)},"
+                   f"{'null' if from_state is None else encode_basestring(from_state)},"
+                   f"{'null' if to_state is None else encode_basestring(to_state)}"
+                   f"{self.middle}{encode_basestring(data)},null]")
+        digest = hashlib.sha256((self.prev + payload).encode("utf-8")).hexdigest()
+        self.rows.append((event_id, device_id, action, from_state, to_state, self.operator, self.station, self.at,
+                          self.at, data, None, self.prev, digest))
+        self.prev = digest
+        self.next_id += 1
+        self.count += 1
+        return event_id
+
+    def take(self):
+        rows, self.rows = self.rows, []
+        return rows
+
+    def close(self):
+        """Move the chain head to the last event written, as Writer.event does event by event."""
+        if self.count:
+            head = self.w.head
+            head.hash, head.count, head.last_event_id = self.prev, head.count + self.count, self.next_id - 1
+            self.w.s.add(head)
+            self.w.s.flush()
+
+
+def bound(column, value, dialect):
+    """A value as the column's type hands it to the driver (SQLite: text), processed once for all rows."""
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return process(value) if process else value
+
+
+def bulk_insert(conn, table, columns, rows):
+    """Many rows in one go, in the current transaction: COPY on PostgreSQL (row-by-row INSERTs over the
+    network took 25 s for 100 000 devices), executemany of one prepared INSERT on SQLite."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        with conn.connection.dbapi_connection.cursor() as cursor:
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})",
+                         rows)
