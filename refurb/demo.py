@@ -6,9 +6,9 @@ The evidence files it attaches are small text files it writes itself and says so
 
 from pathlib import Path
 
-from . import config, reports, scanning, services
+from . import config, exports, reports, scanning, services
 from .errors import RefurbError
-from .i18n import _
+from .i18n import _, ngettext
 from .station import Station
 
 # (key, kind, make, model, serial, donor tag, media [(type, serial, size)], story)
@@ -182,6 +182,18 @@ def run_demo(folder, console, database_url=None):
     for r in (reports.batch_certificate(base, batch, certificates / f"{batch}.pdf", "nl"),
               reports.device_certificate(base, tag["t480"], certificates / f"{tag['t480']}-en.pdf", "en")):
         console.ok(_("certificate {certificate} written to {file} (SHA-256 {sha256})").format(**r))
+
+    step(_("Asset labels for the batch, and the ready-stock lists for the digipunten"))
+    printed = reports.print_labels(base, reports.label_records(base, batch=batch), "avery-l7163",
+                                   out=folder / "labels.pdf")
+    console.ok(ngettext("{labels} label ({template}) → {where}", "{labels} labels ({template}) → {where}",
+                        printed["labels"]).format(labels=printed["labels"], template=printed["template"],
+                                                  where=folder / "labels.pdf"))
+    for punt, name in (("Gent Zuid", "gent-zuid"), ("Antwerpen Noord", "antwerpen-noord")):
+        for fmt, suffix in (("excel-csv", "csv"), ("pdf", "pdf")):
+            r = exports.write_stock(base, fmt, folder / f"stock-{name}.{suffix}", punt)
+            console.ok(ngettext("{rows} device written to {file}", "{rows} devices written to {file}",
+                                r["rows"]).format(**r))
 
     step(_("Where every device ended up"))
     rows = services.list_devices(base, batch=batch)
