@@ -55,12 +55,7 @@ def build(path, home, devices, progress=None):
     """A SQLite file at `path` with `devices` ready devices; returns the context."""
     url = f"sqlite:///{path}"
     ctx = population.context(url, home)
-    original = population.one_device
-    population.one_device = template  # the clone copies whatever the template device has
-    try:
-        tags = population.populate(ctx, devices, "clone", progress)
-    finally:
-        population.one_device = original
+    tags = population.populate(ctx, devices, "clone", progress, make=template)  # clones copy the template
     _copy_records(path, tags[0])
     return ctx
 

@@ -41,16 +41,18 @@ def one_device(ctx, serial, medium):
     return tag
 
 
-def populate(ctx, n, method="clone", progress=None):
-    """Fill the database; returns the tags of the devices, in order."""
+def populate(ctx, n, method="clone", progress=None, make=None):
+    """Fill the database; returns the tags of the devices, in order.  `make(ctx, serial, medium)` makes one
+    device (default: one_device); with "clone" the others copy whatever it has."""
+    make = make or one_device
     if method == "services" or n <= 1:
         out = []
         for i in range(n):
-            out.append(one_device(ctx, f"BENCH-SN-{i:07d}", f"BENCH-MS-{i:07d}"))
+            out.append(make(ctx, f"BENCH-SN-{i:07d}", f"BENCH-MS-{i:07d}"))
             if progress and (i + 1) % 500 == 0:
                 progress(i + 1, n)
         return out
-    template = one_device(ctx, TEMPLATE_SERIAL, TEMPLATE_MEDIUM)
+    template = make(ctx, TEMPLATE_SERIAL, TEMPLATE_MEDIUM)
     return [template] + _clone(ctx, template, n - 1, progress)
 
 

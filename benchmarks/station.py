@@ -25,11 +25,8 @@ from .transitions import PostgresFloor, SqliteFloor
 EXTRA_WIPES = 4  # record-only events that bring a device to ten events
 
 
-_one_device = population.one_device
-
-
 def template(ctx, serial, medium):
-    tag = _one_device(ctx, serial, medium)
+    tag = population.one_device(ctx, serial, medium)
     for _ in range(EXTRA_WIPES):
         services.record_wipe(ctx, tag, medium, "nvme-sanitize", "pass")
     return tag
@@ -37,12 +34,7 @@ def template(ctx, serial, medium):
 
 def build(url, home, devices, progress=None):
     ctx = population.context(url, home)
-    original = population.one_device
-    population.one_device = template  # the clone copies whatever the template device has
-    try:
-        tags = population.populate(ctx, devices, "clone", progress)
-    finally:
-        population.one_device = original
+    tags = population.populate(ctx, devices, "clone", progress, make=template)  # clones copy the template
     return ctx, tags
 
 
