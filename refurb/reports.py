@@ -188,7 +188,7 @@ def _batch_data(ctx, s, batch, verifier):
 def loan_agreement(ctx, code, out, lang="nl", translation=None):
     """Write the agreement of a device's current loan (Dutch, optionally with a marked translation)."""
     from . import agreement
-    from .models import Borrower, Device, Loan, Location
+    from .models import Borrower, Loan, Location
 
     with services.reading(ctx) as s:
         device = services.resolve(s, code)
@@ -198,7 +198,6 @@ def loan_agreement(ctx, code, out, lang="nl", translation=None):
             raise NotFound(_("{tag} is not on loan").format(tag=device.tag),
                            hint=_("lend it first: refurb loan out {tag} --borrower …").format(tag=device.tag))
         punt = s.get(Location, loan.digipunt_id)
-        device = s.get(Device, device.id)
         data = {
             "reference": f"{device.tag}-{loan.event_id}",
             "issued_at": iso(services.now()),

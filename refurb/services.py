@@ -850,9 +850,7 @@ def _attach_snapshot(ctx, path, parsed, register_batch, kind):
         battery = parsed.get("battery") or {}
         if battery.get("health_percent") is not None:
             new_specs["battery_health"] = battery["health_percent"]
-        verdict = evidence.windows11(parsed) if hasattr(evidence, "windows11") else None
-        if verdict is not None:
-            new_specs["windows11"] = verdict
+        verdict = new_specs["windows11"] = evidence.windows11(parsed)
         specs.update(new_specs)
         media_added, media_skipped = _snapshot_media(w, device, parsed.get("media") or [])
         suggested = _suggest_image(device.kind, specs)
