@@ -137,12 +137,7 @@ def _wipe_verified(f):
     for medium in f.media:
         wipes = [w for w in f.wipes if w.serial == medium.serial and w.event_id > f.cycle_start]
         need = f.min_level.get(medium.type, "clear")
-        good = [
-            w
-            for w in wipes
-            if w.result == "pass" and w.verified and w.level
-            and (LEVELS.index(w.level) >= LEVELS.index(need) or w.event_id in f.waived)
-        ]
+        good = [w for w in wipes if wipe_counts(w, need, f.waived)]
         if good:
             continue
         fix = _("refurb wipe record {tag} --medium {serial} --profile … --result pass").format(
@@ -174,6 +169,14 @@ def _wipe_verified(f):
             )
         out.append((reason, fix))
     return out
+
+
+def wipe_counts(wipe, need, waived):
+    """Whether a wipe record (result, verified, level, event_id) makes its medium count as wiped under a policy
+    asking `need`: passing, verified, and at that level or above, or below it under a waiver (`waived`: the
+    event ids of the wipes a lead accepted).  The guard, `wipe waive` and the certificates share this rule."""
+    return (wipe.result == "pass" and bool(wipe.verified) and wipe.level in LEVELS
+            and (LEVELS.index(wipe.level) >= LEVELS.index(need) or wipe.event_id in waived))
 
 
 def _wipe_failed(f):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from . import catalog, services
+from . import catalog, lifecycle, services
 from .errors import NotFound
 from .i18n import _
 from .models import Batch, ChainHead, Donor, Event, Operator, StorageMedium, WipeRecord
@@ -122,10 +122,7 @@ def _media(ctx, s, device, verifier):
 
 
 def _counting(records, need, waivers):
-    from .states import LEVELS
-
-    good = [r for r in records if r.result == "pass" and r.verified and r.level
-            and (LEVELS.index(r.level) >= LEVELS.index(need) or r.event_id in waivers)]
+    good = [r for r in records if lifecycle.wipe_counts(r, need, waivers)]
     return (good or records)[-1]
 
 

@@ -41,7 +41,7 @@ from .models import (
     TagCounter,
     WipeRecord,
 )
-from .states import END_STATES, LEVELS, State
+from .states import END_STATES, State
 
 GENESIS = "0" * 64
 PLACEHOLDER_EVENT = 10**15  # stands for "the event this command is about to write" while planning
@@ -1053,7 +1053,7 @@ def waive_wipe(ctx, code, medium, reason):
                 hint=_("a waiver accepts a lower level, never a failed or unverified wipe"),
                 code="nothing-to-waive")
         wipe = wipes[-1]
-        if LEVELS.index(wipe.level) >= LEVELS.index(need) or wipe.event_id in facts.waived:
+        if lifecycle.wipe_counts(wipe, need, facts.waived):
             return _device_result(device, [], medium=m.serial, level=wipe.level, policy_level=need)
         e = w.event("wipe_waived", device, device.state, None,
                     {"medium": m.serial, "level": wipe.level, "policy_level": need, "reason": reason,
